@@ -1,0 +1,222 @@
+import { TlogError } from './errors.ts'
+
+/**
+ * Byte helpers shared by every format. Core code works on Uint8Array only;
+ * hex and base64 appear only at the edges (text formats, JSON, CLI).
+ */
+
+const HEX = '0123456789abcdef'
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+const B64_INDEX = new Int16Array(256).fill(-1)
+for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i
+
+const utf8Encoder = new TextEncoder()
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/** Returns the lowercase hex encoding of `bytes`. */
+export function toHex(bytes: Uint8Array): string {
+  let out = ''
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!
+    out += HEX[b >> 4]! + HEX[b & 15]!
+  }
+  return out
+}
+
+/**
+ * Returns the bytes of a hex string. Accepts lower- and uppercase digits;
+ * throws MALFORMED on odd length or any other character.
+ */
+export function fromHex(hex: string): Uint8Array {
+  if (hex.length % 2 !== 0) throw new TlogError('MALFORMED', 'hex string has an odd length')
+  const out = new Uint8Array(hex.length / 2)
+  for (let i = 0; i < out.length; i++) {
+    const hi = hexDigit(hex.charCodeAt(2 * i))
+    const lo = hexDigit(hex.charCodeAt(2 * i + 1))
+    if (hi < 0 || lo < 0) throw new TlogError('MALFORMED', 'hex string has a non-hex character')
+    out[i] = (hi << 4) | lo
+  }
+  return out
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48
+  if (c >= 97 && c <= 102) return c - 87
+  if (c >= 65 && c <= 70) return c - 55
+  return -1
+}
+
+/** Returns the standard, padded base64 encoding (RFC 4648 §4) of `bytes`. */
+export function toBase64(bytes: Uint8Array): string {
+  let out = ''
+  let i = 0
+  for (; i + 3 <= bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!
+    out += B64[n >> 18]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + B64[n & 63]!
+  }
+  const rest = bytes.length - i
+  if (rest === 1) {
+    const n = bytes[i]! << 16
+    out += B64[n >> 18]! + B64[(n >> 12) & 63]! + '=='
+  } else if (rest === 2) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8)
+    out += B64[n >> 18]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + '='
+  }
+  return out
+}
+
+/**
+ * Returns the bytes of a standard, padded base64 string (RFC 4648 §4).
+ * Strict: no whitespace, no URL alphabet, padding required, and the unused
+ * bits of the last character MUST be zero, so every byte string has exactly
+ * one accepted encoding. Throws MALFORMED otherwise.
+ */
+export function fromBase64(s: string): Uint8Array {
+  if (s.length % 4 !== 0) throw new TlogError('MALFORMED', 'base64 length is not a multiple of 4')
+  let pad = 0
+  if (s.endsWith('==')) pad = 2
+  else if (s.endsWith('=')) pad = 1
+  const out = new Uint8Array((s.length / 4) * 3 - pad)
+  let o = 0
+  for (let i = 0; i < s.length; i += 4) {
+    const last = i + 4 === s.length
+    const c0 = b64Digit(s, i)
+    const c1 = b64Digit(s, i + 1)
+    if (last && pad === 2) {
+      if ((c1 & 15) !== 0) throw new TlogError('MALFORMED', 'base64 has non-zero padding bits')
+      out[o++] = (c0 << 2) | (c1 >> 4)
+      break
+    }
+    const c2 = b64Digit(s, i + 2)
+    if (last && pad === 1) {
+      if ((c2 & 3) !== 0) throw new TlogError('MALFORMED', 'base64 has non-zero padding bits')
+      out[o++] = (c0 << 2) | (c1 >> 4)
+      out[o++] = ((c1 & 15) << 4) | (c2 >> 2)
+      break
+    }
+    const c3 = b64Digit(s, i + 3)
+    out[o++] = (c0 << 2) | (c1 >> 4)
+    out[o++] = ((c1 & 15) << 4) | (c2 >> 2)
+    out[o++] = ((c2 & 3) << 6) | c3
+  }
+  return out
+}
+
+function b64Digit(s: string, i: number): number {
+  const c = s.charCodeAt(i)
+  const v = c < 256 ? B64_INDEX[c]! : -1
+  if (v < 0) throw new TlogError('MALFORMED', 'base64 has a character outside the standard alphabet')
+  return v
+}
+
+/** Returns the UTF-8 encoding of `s`. */
+export function utf8(s: string): Uint8Array {
+  return utf8Encoder.encode(s)
+}
+
+/** Returns the text of UTF-8 `bytes`; throws MALFORMED on invalid UTF-8. */
+export function fromUtf8(bytes: Uint8Array): string {
+  try {
+    return utf8Decoder.decode(bytes)
+  } catch (cause) {
+    throw new TlogError('MALFORMED', 'text is not valid UTF-8', { cause })
+  }
+}
+
+/** Returns true when `s` is well-formed UTF-16 (no lone surrogates), so it has a UTF-8 encoding. */
+export function isWellFormedText(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1)
+      if (!(d >= 0xdc00 && d <= 0xdfff)) return false
+      i++
+    } else if (c >= 0xdc00 && c <= 0xdfff) {
+      return false
+    }
+  }
+  return true
+}
+
+/** Returns the concatenation of `parts` as a new array. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let n = 0
+  for (const p of parts) n += p.length
+  const out = new Uint8Array(n)
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
+}
+
+/** Returns true when `a` and `b` hold the same bytes. Not constant-time: for public data only. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** Returns a negative, zero or positive number as `a` sorts before, with or after `b` (bytewise, then by length). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!
+    if (d !== 0) return d
+  }
+  return a.length - b.length
+}
+
+/** Returns a fresh plain Uint8Array copy of `bytes` (never a Buffer or a view into a larger buffer). */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length)
+  out.set(bytes)
+  return out
+}
+
+/** Returns the 8-byte big-endian encoding of a safe non-negative integer. */
+export function u64be(n: number | bigint): Uint8Array {
+  const v = typeof n === 'bigint' ? n : BigInt(n)
+  if (v < 0n || v >= 1n << 64n) throw new RangeError('u64 out of range')
+  const out = new Uint8Array(8)
+  new DataView(out.buffer).setBigUint64(0, v)
+  return out
+}
+
+/** Returns the big-endian unsigned integer in the 8 bytes at `offset`. */
+export function readU64be(bytes: Uint8Array, offset = 0): bigint {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(offset)
+}
+
+/** Returns the 4-byte big-endian encoding of a uint32. */
+export function u32be(n: number): Uint8Array {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError('u32 out of range')
+  const out = new Uint8Array(4)
+  new DataView(out.buffer).setUint32(0, n)
+  return out
+}
+
+/** Returns the big-endian uint32 in the 4 bytes at `offset`. */
+export function readU32be(bytes: Uint8Array, offset = 0): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(offset)
+}
+
+/** Returns true when `n` is a safe non-negative integer: the rule for every size and index. */
+export function isSize(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
+}
+
+const DECIMAL = /^(0|[1-9][0-9]*)$/
+
+/**
+ * Returns the number a canonical ASCII decimal denotes (no sign, no leading
+ * zeroes unless it is `0`). Throws MALFORMED when it is not canonical or
+ * exceeds 2^53 - 1, the largest size this implementation represents.
+ */
+export function parseDecimal(s: string, what: string): number {
+  if (s.length > 16 || !DECIMAL.test(s)) throw new TlogError('MALFORMED', `${what} is not a canonical decimal`)
+  const n = Number(s)
+  if (!Number.isSafeInteger(n)) throw new TlogError('MALFORMED', `${what} is out of range`)
+  return n
+}

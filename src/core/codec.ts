@@ -1,0 +1,227 @@
+import { Encoder, Tag } from 'cbor-x'
+import { compareBytes, bytesEqual, copyBytes, fromUtf8 } from './bytes.ts'
+import { TlogError } from './errors.ts'
+
+/**
+ * Deterministic CBOR (RFC 8949 §4.2.1, "core deterministic encoding") for
+ * actlog's data model: unsigned and negative integers, byte strings, text
+ * strings, arrays, maps with integer or text keys, and one tag where a caller
+ * asks for it. No floats, no simple values, no indefinite lengths.
+ *
+ * Encoding goes through cbor-x with pinned options, after two fixes cbor-x
+ * does not make by itself: integers of 2^32 and above are passed as BigInt
+ * (cbor-x writes large JS numbers as float64), and map entries are put in the
+ * order of their encoded keys (cbor-x keeps insertion order). Every output is
+ * then checked by the strict decoder below, so a change in cbor-x's behaviour
+ * fails loudly instead of producing non-canonical bytes.
+ *
+ * Decoding is a strict, bounded walk written here: it checks shortest-form
+ * heads, definite lengths, key order and uniqueness, UTF-8, depth and ranges
+ * before building any value, then re-encodes the value and compares bytes.
+ */
+
+/** A value of actlog's CBOR data model. Integers are safe JS integers. */
+export type CborValue = number | string | Uint8Array | CborValue[] | CborMap
+/** A CBOR map; keys are integers or text. */
+export type CborMap = Map<number | string, CborValue>
+
+/** Deepest nesting the decoder accepts; actlog's formats need 6. */
+export const MAX_CBOR_DEPTH = 16
+
+const encoder = new Encoder({
+  useRecords: false,
+  mapsAsObjects: false,
+  tagUint8Array: false,
+  variableMapSize: true,
+  pack: false,
+  useTag259ForMaps: false,
+  largeBigIntToFloat: false,
+} as ConstructorParameters<typeof Encoder>[0])
+
+const TWO_32 = 2 ** 32
+
+/** Returns the deterministic CBOR encoding of `value`. Throws TypeError on values outside the data model. */
+export function encodeCbor(value: CborValue): Uint8Array {
+  return finish(encoder.encode(prepare(value, 0)))
+}
+
+/** Returns the deterministic CBOR encoding of `value` wrapped in tag `tag`. */
+export function encodeTagged(tag: number, value: CborValue): Uint8Array {
+  if (!Number.isSafeInteger(tag) || tag < 0) throw new TypeError('a CBOR tag is a non-negative integer')
+  return finish(encoder.encode(new Tag(prepare(value, 0), tag)), tag)
+}
+
+function finish(out: Uint8Array, tag?: number): Uint8Array {
+  const bytes = copyBytes(out)
+  // The encoder's output must itself pass the strict decoder; if it does not,
+  // cbor-x changed behaviour and we must not emit the bytes.
+  try {
+    walk(bytes, tag === undefined ? {} : { tag })
+  } catch (cause) {
+    throw new Error('cbor-x produced non-deterministic CBOR', { cause })
+  }
+  return bytes
+}
+
+function prepare(v: CborValue, depth: number): unknown {
+  if (depth > MAX_CBOR_DEPTH) throw new TypeError('CBOR value nests too deeply')
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) throw new TypeError('CBOR numbers must be safe integers')
+    return v >= TWO_32 || v < -TWO_32 ? BigInt(v) : v
+  }
+  if (typeof v === 'string') return v
+  if (v instanceof Uint8Array) return copyBytes(v)
+  if (Array.isArray(v)) return v.map((x) => prepare(x, depth + 1))
+  if (v instanceof Map) {
+    const entries: [Uint8Array, unknown, unknown][] = []
+    for (const [k, x] of v) {
+      if (typeof k !== 'number' && typeof k !== 'string') throw new TypeError('CBOR map keys are integers or text')
+      entries.push([encodeCbor(k), prepare(k, depth + 1), prepare(x, depth + 1)])
+    }
+    entries.sort((a, b) => compareBytes(a[0], b[0]))
+    return new Map(entries.map(([, k, x]) => [k, x]))
+  }
+  throw new TypeError(`value of type ${typeof v} is outside the CBOR data model`)
+}
+
+/** Options of decodeCbor. */
+export interface DecodeOptions {
+  /** When set, the item MUST be this tag around the value, and no other tag may appear. */
+  tag?: number
+  /** Maximum nesting depth; defaults to MAX_CBOR_DEPTH. */
+  maxDepth?: number
+}
+
+/**
+ * Returns the value of one deterministically encoded CBOR item that fills
+ * `bytes` exactly. Throws MALFORMED on anything else: trailing bytes,
+ * non-shortest heads, indefinite lengths, floats or simple values, unsorted or
+ * duplicate map keys, invalid UTF-8, unexpected tags, integers beyond 2^53-1,
+ * or nesting deeper than allowed.
+ */
+export function decodeCbor(bytes: Uint8Array, opts: DecodeOptions = {}): CborValue {
+  const value = walk(bytes, opts)
+  // Belt and braces for the rule "decoding re-encodes and compares bytes".
+  const again = opts.tag === undefined ? encodeCbor(value) : encodeTagged(opts.tag, value)
+  if (!bytesEqual(again, bytes)) throw new TlogError('MALFORMED', 'CBOR is not in deterministic encoding')
+  return value
+}
+
+function walk(bytes: Uint8Array, opts: DecodeOptions): CborValue {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('decodeCbor takes a Uint8Array')
+  const r = new Reader(bytes, opts.maxDepth ?? MAX_CBOR_DEPTH)
+  let value: CborValue
+  if (opts.tag !== undefined) {
+    const h = r.head()
+    if (h.major !== 6) throw malformed('expected a CBOR tag')
+    if (h.value !== opts.tag) throw malformed(`expected CBOR tag ${opts.tag}, found ${h.value}`)
+    value = r.item(1)
+  } else {
+    value = r.item(0)
+  }
+  if (r.pos !== bytes.length) throw malformed('trailing bytes after the CBOR item')
+  return value
+}
+
+function malformed(msg: string): TlogError {
+  return new TlogError('MALFORMED', `CBOR: ${msg}`)
+}
+
+interface Head {
+  major: number
+  value: number
+}
+
+class Reader {
+  pos = 0
+  constructor(
+    readonly b: Uint8Array,
+    readonly maxDepth: number,
+  ) {}
+
+  byte(): number {
+    if (this.pos >= this.b.length) throw malformed('truncated')
+    return this.b[this.pos++]!
+  }
+
+  head(): Head {
+    const first = this.byte()
+    const major = first >> 5
+    const ai = first & 31
+    if (major === 7) throw malformed('floats and simple values are not allowed')
+    if (ai < 24) return { major, value: ai }
+    if (ai === 31) throw malformed('indefinite lengths are not allowed')
+    if (ai > 27) throw malformed('reserved additional information')
+    const n = 1 << (ai - 24)
+    if (this.pos + n > this.b.length) throw malformed('truncated')
+    let v = 0
+    let big = 0n
+    if (n === 8) {
+      for (let i = 0; i < 8; i++) big = (big << 8n) | BigInt(this.b[this.pos + i]!)
+    } else {
+      for (let i = 0; i < n; i++) v = v * 256 + this.b[this.pos + i]!
+    }
+    this.pos += n
+    if (n === 8) {
+      if (big < 2n ** 32n) throw malformed('integer or length not in shortest form')
+      if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw malformed('integer out of range')
+      return { major, value: Number(big) }
+    }
+    const min = n === 1 ? 24 : n === 2 ? 256 : 65536
+    if (v < min) throw malformed('integer or length not in shortest form')
+    return { major, value: v }
+  }
+
+  take(n: number): Uint8Array {
+    if (n > this.b.length - this.pos) throw malformed('truncated')
+    const out = this.b.slice(this.pos, this.pos + n)
+    this.pos += n
+    return out
+  }
+
+  item(depth: number): CborValue {
+    if (depth > this.maxDepth) throw malformed('nesting too deep')
+    const h = this.head()
+    switch (h.major) {
+      case 0:
+        return h.value
+      case 1:
+        if (h.value >= Number.MAX_SAFE_INTEGER) throw malformed('integer out of range')
+        return -1 - h.value
+      case 2:
+        return this.take(h.value)
+      case 3:
+        return fromUtf8(this.take(h.value))
+      case 4: {
+        // Each element takes at least one byte: refuse counts the input cannot hold.
+        if (h.value > this.b.length - this.pos) throw malformed('truncated')
+        const out: CborValue[] = []
+        for (let i = 0; i < h.value; i++) out.push(this.item(depth + 1))
+        return out
+      }
+      case 5: {
+        if (h.value * 2 > this.b.length - this.pos) throw malformed('truncated')
+        const out: CborMap = new Map()
+        let prevKey: Uint8Array | undefined
+        for (let i = 0; i < h.value; i++) {
+          const start = this.pos
+          const k = this.item(depth + 1)
+          if (typeof k !== 'number' && typeof k !== 'string') throw malformed('map keys must be integers or text')
+          const keyBytes = this.b.subarray(start, this.pos)
+          if (prevKey !== undefined) {
+            const c = compareBytes(prevKey, keyBytes)
+            if (c === 0) throw malformed('duplicate map key')
+            if (c > 0) throw malformed('map keys are not sorted by their encoded bytes')
+          }
+          prevKey = keyBytes
+          out.set(k, this.item(depth + 1))
+        }
+        return out
+      }
+      case 6:
+        throw malformed(`unexpected tag ${h.value}`)
+      default:
+        throw malformed('unknown major type')
+    }
+  }
+}

@@ -1,0 +1,242 @@
+import { bytesEqual, concatBytes, toHex, utf8 } from './bytes.ts'
+import { decodeCbor, encodeCbor, type CborValue } from './codec.ts'
+import { TlogError } from './errors.ts'
+import { CREDENTIAL_VERSION } from './hash.ts'
+import type { TrustedIssuer, TrustedIssuers } from './policy.ts'
+import { publicKeyFromSeed, sign, verifyBatch, PUBLIC_KEY_SIZE, SIGNATURE_SIZE } from './sig.ts'
+
+/**
+ * Credentials: the signing-key lineage of an actor (DESIGN.md "Credential").
+ *
+ *   ["actlog-credential/v1", issuer, subject, subjectKey, notBefore, notAfter, signature]
+ *
+ * `signature` is the issuer's Ed25519 signature over the deterministic CBOR
+ * of the first six elements. It binds `subject` to `subjectKey` for the
+ * closed interval [notBefore, notAfter] (milliseconds since the epoch).
+ * A chain lists the actor's credential first; credential i is signed by the
+ * subjectKey of credential i+1, whose subject is credential i's issuer; the
+ * last is signed by a trusted issuer key whose key name is its issuer.
+ */
+
+/** Longest text field, in UTF-8 bytes. */
+export const MAX_TEXT_FIELD = 1024
+/** Most credentials in a chain. */
+export const MAX_CHAIN_LENGTH = 4
+
+/** A credential. Times are milliseconds since the Unix epoch. */
+export interface Credential {
+  issuer: string
+  subject: string
+  subjectKey: Uint8Array
+  notBefore: number
+  notAfter: number
+  signature: Uint8Array
+}
+
+/** The fields an issuer signs. */
+export type CredentialFields = Omit<Credential, 'signature'>
+
+function checkText(v: unknown, what: string): string {
+  if (typeof v !== 'string') throw new TlogError('MALFORMED', `${what} must be a text string`)
+  if (v.length === 0) throw new TlogError('MALFORMED', `${what} must not be empty`)
+  if (utf8(v).length > MAX_TEXT_FIELD) throw new TlogError('MALFORMED', `${what} is longer than ${MAX_TEXT_FIELD} bytes`)
+  return v
+}
+
+function checkBytes(v: unknown, len: number, what: string): Uint8Array {
+  if (!(v instanceof Uint8Array)) throw new TlogError('MALFORMED', `${what} must be a byte string`)
+  if (v.length !== len) throw new TlogError('MALFORMED', `${what} must be ${len} bytes`)
+  return v
+}
+
+function checkTime(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new TlogError('MALFORMED', `${what} must be an unsigned integer`)
+  return v
+}
+
+function toBeSignedValue(c: CredentialFields): CborValue[] {
+  return [CREDENTIAL_VERSION, c.issuer, c.subject, c.subjectKey, c.notBefore, c.notAfter]
+}
+
+/** Returns the bytes an issuer signs: the deterministic CBOR array of the first six elements. */
+export function credentialSignedBytes(c: CredentialFields): Uint8Array {
+  return encodeCbor(toBeSignedValue(c))
+}
+
+/** Returns the CBOR value of a credential (for embedding in a chain). */
+export function credentialToValue(c: Credential): CborValue[] {
+  return [...toBeSignedValue(c), c.signature]
+}
+
+/** Returns the deterministic CBOR encoding of a credential. */
+export function encodeCredential(c: Credential): Uint8Array {
+  return encodeCbor(credentialToValue(c))
+}
+
+/**
+ * Returns the credential a decoded CBOR value holds. Strict: an array of
+ * exactly seven elements led by the version string, non-empty text fields of
+ * at most 1024 bytes, a 32-byte key, unsigned times, a 64-byte signature.
+ * Throws MALFORMED.
+ */
+export function credentialFromValue(v: CborValue): Credential {
+  if (!Array.isArray(v)) throw new TlogError('MALFORMED', 'credential must be an array')
+  if (v.length !== 7) throw new TlogError('MALFORMED', 'credential must have 7 elements')
+  if (v[0] !== CREDENTIAL_VERSION) throw new TlogError('MALFORMED', `credential must start with "${CREDENTIAL_VERSION}"`)
+  return {
+    issuer: checkText(v[1], 'credential issuer'),
+    subject: checkText(v[2], 'credential subject'),
+    subjectKey: checkBytes(v[3], PUBLIC_KEY_SIZE, 'credential subjectKey'),
+    notBefore: checkTime(v[4], 'credential notBefore'),
+    notAfter: checkTime(v[5], 'credential notAfter'),
+    signature: checkBytes(v[6], SIGNATURE_SIZE, 'credential signature'),
+  }
+}
+
+/** Returns the credential in deterministic CBOR `bytes`. Throws MALFORMED. */
+export function parseCredential(bytes: Uint8Array): Credential {
+  if (bytes.length > 4 * MAX_TEXT_FIELD) throw new TlogError('MALFORMED', 'credential is too large')
+  return credentialFromValue(decodeCbor(bytes, { maxDepth: 2 }))
+}
+
+/** Returns a credential for `fields` signed by the issuer's seed. */
+export async function issueCredential(fields: CredentialFields, issuerSeed: Uint8Array): Promise<Credential> {
+  checkText(fields.issuer, 'issuer')
+  checkText(fields.subject, 'subject')
+  checkBytes(fields.subjectKey, PUBLIC_KEY_SIZE, 'subjectKey')
+  checkTime(fields.notBefore, 'notBefore')
+  checkTime(fields.notAfter, 'notAfter')
+  if (fields.notAfter < fields.notBefore) throw new RangeError('notAfter is before notBefore')
+  const signature = await sign(issuerSeed, credentialSignedBytes(fields))
+  return { ...fields, signature }
+}
+
+/** Remembers credential signatures that verified, keyed by credential bytes and signer key. */
+export interface CredentialCache {
+  has(key: string): boolean
+  add(key: string): void
+}
+
+/** Returns a CredentialCache holding at most `max` entries (oldest evicted first). */
+export function createCredentialCache(max = 10_000): CredentialCache {
+  const set = new Set<string>()
+  return {
+    has: (k) => set.has(k),
+    add(k) {
+      if (set.has(k)) return
+      if (set.size >= max) {
+        const oldest = set.values().next().value
+        if (oldest !== undefined) set.delete(oldest)
+      }
+      set.add(k)
+    },
+  }
+}
+
+function cacheKey(signed: Uint8Array, signature: Uint8Array, signer: Uint8Array): string {
+  const b = concatBytes(signer, signature, signed)
+  let s = ''
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!)
+  return s
+}
+
+/** One link of a verified lineage, actor first. */
+export interface LineageLink {
+  issuer: string
+  subject: string
+  subjectKey: string
+  notBefore: number
+  notAfter: number
+}
+
+/** What a verified chain proves: who vouched for the actor's key, through whom. */
+export interface CredentialLineage {
+  /** Organisation of the trusted issuer at the root of the chain. */
+  org: string
+  /** Key name of the trusted issuer. */
+  issuer: string
+  /** Verifier key of the trusted issuer key that signed the last credential. */
+  issuerKey: string
+  links: LineageLink[]
+}
+
+/** What a chain is checked against. */
+export interface ChainContext {
+  actor: string
+  kid: Uint8Array
+  /** The statement time (ms) that MUST fall in every credential's window. */
+  time: number
+  issuers: TrustedIssuers
+  cache?: CredentialCache
+}
+
+/**
+ * Checks a credential chain (actor first) and returns the lineage it proves.
+ * Order: structure and bindings (subject = actor, subjectKey = kid, each
+ * issuer = next subject), windows, a trusted issuer by name, then every
+ * signature, then the actor against that issuer's subject prefix.
+ * Throws UNTRUSTED for a chain that does not tie the actor to a trusted
+ * issuer, BAD_SIGNATURE when a signature does not verify, MALFORMED for a
+ * chain of the wrong length.
+ */
+export async function checkCredentialChain(chain: readonly Credential[], ctx: ChainContext): Promise<CredentialLineage> {
+  if (chain.length < 1 || chain.length > MAX_CHAIN_LENGTH) throw new TlogError('MALFORMED', 'a credential chain has 1 to 4 credentials')
+  const first = chain[0]!
+  if (first.subject !== ctx.actor) throw new TlogError('UNTRUSTED', 'the first credential is not for the actor')
+  if (!bytesEqual(first.subjectKey, ctx.kid)) throw new TlogError('UNTRUSTED', "the first credential does not bind the statement's key")
+  for (let i = 0; i < chain.length; i++) {
+    const c = chain[i]!
+    if (ctx.time < c.notBefore || ctx.time > c.notAfter) {
+      throw new TlogError('UNTRUSTED', `statement time is outside the validity window of credential ${i} (issued by ${c.issuer})`)
+    }
+    const next = chain[i + 1]
+    if (next !== undefined && next.subject !== c.issuer) {
+      throw new TlogError('UNTRUSTED', `credential ${i + 1} is not for ${c.issuer}, the issuer of credential ${i}`)
+    }
+  }
+  const last = chain[chain.length - 1]!
+  const candidates = ctx.issuers.issuers.filter((t) => t.name === last.issuer)
+  if (candidates.length === 0) throw new TlogError('UNTRUSTED', `issuer ${last.issuer} is not trusted`)
+
+  // Credential i is verified with the subjectKey of credential i+1; the last
+  // with each trusted key of its issuer (several during a key rotation).
+  const items: { i: number; key: Uint8Array; trusted?: TrustedIssuer }[] = []
+  for (let i = 0; i < chain.length - 1; i++) items.push({ i, key: chain[i + 1]!.subjectKey })
+  for (const t of candidates) items.push({ i: chain.length - 1, key: t.publicKey, trusted: t })
+  const signed = chain.map(credentialSignedBytes)
+  const keys = items.map((it) => cacheKey(signed[it.i]!, chain[it.i]!.signature, it.key))
+  const verified = items.map((_, j) => ctx.cache?.has(keys[j]!) === true)
+  const pending = items.flatMap((_, j) => (verified[j] ? [] : [j]))
+  const verdicts = await verifyBatch(
+    pending.map((j) => ({ publicKey: items[j]!.key, message: signed[items[j]!.i]!, signature: chain[items[j]!.i]!.signature })),
+  )
+  pending.forEach((j, k) => {
+    if (!verdicts[k]) return
+    verified[j] = true
+    ctx.cache?.add(keys[j]!)
+  })
+  for (let i = 0; i < chain.length - 1; i++) {
+    if (!verified[i]) {
+      throw new TlogError('BAD_SIGNATURE', `the signature of credential ${i} (issued by ${chain[i]!.issuer}) does not verify`)
+    }
+  }
+  const root = items.find((it, j) => it.trusted !== undefined && verified[j])?.trusted
+  if (root === undefined) {
+    throw new TlogError('BAD_SIGNATURE', `the signature of credential ${chain.length - 1} does not verify with any trusted key of ${last.issuer}`)
+  }
+  if (!ctx.actor.startsWith(root.subjectPrefix)) {
+    throw new TlogError('UNTRUSTED', `actor ${ctx.actor} is outside ${root.subjectPrefix}, the subjects ${root.name} may vouch for`)
+  }
+  return {
+    org: root.org,
+    issuer: root.name,
+    issuerKey: root.vkey,
+    links: chain.map((c) => ({
+      issuer: c.issuer,
+      subject: c.subject,
+      subjectKey: toHex(c.subjectKey),
+      notBefore: c.notBefore,
+      notAfter: c.notAfter,
+    })),
+  }
+}

@@ -1,0 +1,87 @@
+import { fromBase64, fromUtf8, parseDecimal, toBase64, utf8 } from './bytes.ts'
+import { TlogError } from './errors.ts'
+import { HASH_SIZE, TLOG_PROOF_HEADER } from './hash.ts'
+import { MAX_NOTE_SIZE } from './note.ts'
+
+/**
+ * c2sp.org/tlog-proof (`.tlog-proof` files): an entry's index, its inclusion
+ * proof and the (cosigned) checkpoint it is proved against, plus opaque
+ * `extra` data. In actlog, `extra` is the entry itself (the COSE_Sign1
+ * statement), so one file carries everything an offline verifier needs.
+ * `extra` is not authenticated by the format: verifiers hash it and check
+ * the inclusion proof, which is what authenticates it.
+ */
+
+/** Largest proof file accepted. */
+export const MAX_TLOG_PROOF_SIZE = MAX_NOTE_SIZE + 128 * 1024
+/** Most inclusion proof hashes (a tree of up to 2^63 leaves). */
+export const MAX_INCLUSION_PROOF_LINES = 63
+
+/** A parsed tlog-proof. */
+export interface TlogProof {
+  /** Opaque extra data (in actlog: the entry bytes); absent when the file has no extra line. */
+  extra?: Uint8Array
+  index: number
+  proof: Uint8Array[]
+  /** The checkpoint note, verbatim, with its signatures and cosignatures. */
+  checkpoint: string
+}
+
+/** Returns the text of a tlog-proof. */
+export function encodeTlogProof(p: TlogProof): string {
+  if (!Number.isSafeInteger(p.index) || p.index < 0) throw new RangeError('index must be a safe non-negative integer')
+  if (p.proof.length > MAX_INCLUSION_PROOF_LINES) throw new RangeError('too many proof hashes')
+  const lines = [TLOG_PROOF_HEADER]
+  if (p.extra !== undefined && p.extra.length > 0) lines.push(`extra ${toBase64(p.extra)}`)
+  lines.push(`index ${p.index}`)
+  for (const h of p.proof) {
+    if (h.length !== HASH_SIZE) throw new RangeError('proof hashes are 32 bytes')
+    lines.push(toBase64(h))
+  }
+  return `${lines.join('\n')}\n\n${p.checkpoint}`
+}
+
+/**
+ * Returns the proof in a tlog-proof file. Strict: the exact header line, an
+ * optional `extra <non-empty canonical base64>` line, `index <canonical
+ * decimal>`, at most 63 base64 32-byte hashes, an empty line, and a
+ * non-empty checkpoint (verified by the caller). Throws MALFORMED or
+ * TOO_LARGE.
+ */
+export function parseTlogProof(input: Uint8Array | string): TlogProof {
+  const size = typeof input === 'string' ? utf8(input).length : input.length
+  if (size > MAX_TLOG_PROOF_SIZE) throw new TlogError('TOO_LARGE', 'tlog-proof is too large')
+  const s = typeof input === 'string' ? input : fromUtf8(input)
+  let pos = 0
+  const nextLine = (): string => {
+    const end = s.indexOf('\n', pos)
+    if (end < 0) throw new TlogError('MALFORMED', 'tlog-proof ends before its checkpoint')
+    const line = s.slice(pos, end)
+    pos = end + 1
+    return line
+  }
+  if (nextLine() !== TLOG_PROOF_HEADER) throw new TlogError('MALFORMED', `tlog-proof must start with ${TLOG_PROOF_HEADER}`)
+  let line = nextLine()
+  let extra: Uint8Array | undefined
+  if (line.startsWith('extra ')) {
+    extra = fromBase64(line.slice(6))
+    if (extra.length === 0) throw new TlogError('MALFORMED', 'tlog-proof extra line is empty')
+    line = nextLine()
+  }
+  if (!line.startsWith('index ')) throw new TlogError('MALFORMED', 'tlog-proof needs an "index <n>" line')
+  const index = parseDecimal(line.slice(6), 'tlog-proof index')
+  const proof: Uint8Array[] = []
+  for (;;) {
+    line = nextLine()
+    if (line.length === 0) break
+    if (proof.length === MAX_INCLUSION_PROOF_LINES) throw new TlogError('MALFORMED', 'tlog-proof has more than 63 proof hashes')
+    const h = fromBase64(line)
+    if (h.length !== HASH_SIZE) throw new TlogError('MALFORMED', 'a tlog-proof proof line is not a 32-byte hash')
+    proof.push(h)
+  }
+  const checkpoint = s.slice(pos)
+  if (checkpoint.length === 0) throw new TlogError('MALFORMED', 'tlog-proof has no checkpoint')
+  const out: TlogProof = { index, proof, checkpoint }
+  if (extra !== undefined) out.extra = extra
+  return out
+}
