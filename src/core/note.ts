@@ -150,7 +150,7 @@ export function encodeSignerKey(name: string, type: number, seed: Uint8Array): s
 export function parseSignerKey(skey: string): SignerKey {
   const bad = (why: string): TlogError => new TlogError('MALFORMED', `signer key: ${why}`)
   if (typeof skey !== 'string' || !skey.startsWith(SIGNER_KEY_PREFIX)) throw bad('expected PRIVATE+KEY+...')
-  const rest = skey.slice(SIGNER_KEY_PREFIX.length).trim()
+  const rest = skey.slice(SIGNER_KEY_PREFIX.length)
   const p1 = rest.indexOf('+')
   const p2 = p1 < 0 ? -1 : rest.indexOf('+', p1 + 1)
   if (p1 < 0 || p2 < 0) throw bad('expected <name>+<key ID>+<key>')

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest'
+import { fromHex, toHex } from '../../../src/core/bytes.ts'
+import { decodeCbor, encodeCbor, encodeTagged, type CborValue } from '../../../src/core/codec.ts'
+import { isTlogError } from '../../../src/core/errors.ts'
+
+const enc = (v: CborValue): string => toHex(encodeCbor(v))
+
+function refuses(hex: string, opts?: { tag?: number; maxDepth?: number }): string {
+  try {
+    decodeCbor(fromHex(hex), opts)
+  } catch (e) {
+    expect(isTlogError(e, 'MALFORMED'), String(e)).toBe(true)
+    return (e as Error).message
+  }
+  return expect.fail(`accepted ${hex}`)
+}
+
+describe('deterministic encoding (RFC 8949 §4.2.1; examples from RFC 8949 Appendix A)', () => {
+  it('writes integers in the shortest form, never as floats', () => {
+    expect(enc(0)).toBe('00')
+    expect(enc(23)).toBe('17')
+    expect(enc(24)).toBe('1818')
+    expect(enc(100)).toBe('1864')
+    expect(enc(1000)).toBe('1903e8')
+    expect(enc(1000000)).toBe('1a000f4240')
+    expect(enc(2 ** 32 - 1)).toBe('1affffffff')
+    expect(enc(2 ** 32)).toBe('1b0000000100000000')
+    expect(enc(1000000000000)).toBe('1b000000e8d4a51000')
+    expect(enc(Number.MAX_SAFE_INTEGER)).toBe('1b001fffffffffffff')
+    expect(enc(-1)).toBe('20')
+    expect(enc(-10)).toBe('29')
+    expect(enc(-100)).toBe('3863')
+    expect(enc(-1000)).toBe('3903e7')
+    expect(enc(-19)).toBe('32')
+    expect(enc(-70001)).toBe('3a00011170')
+    expect(enc(-(2 ** 32) - 1)).toBe('3b0000000100000000')
+  })
+
+  it('writes strings, byte strings and arrays with shortest lengths', () => {
+    expect(enc('')).toBe('60')
+    expect(enc('a')).toBe('6161')
+    expect(enc('IETF')).toBe('6449455446')
+    expect(enc('\u00fc')).toBe('62c3bc')
+    expect(enc('\u6c34')).toBe('63e6b0b4')
+    expect(enc('\ud800\udd51')).toBe('64f0908591')
+    expect(enc(new Uint8Array([1, 2, 3, 4]))).toBe('4401020304')
+    expect(enc([])).toBe('80')
+    expect(enc([1, [2, 3], [4, 5]])).toBe('8301820203820405')
+    expect(enc(Array.from({ length: 25 }, (_, i) => i + 1))).toBe('98190102030405060708090a0b0c0d0e0f101112131415161718181819')
+    expect(enc('x'.repeat(24)).slice(0, 4)).toBe('7818')
+    expect(enc('x'.repeat(256)).slice(0, 6)).toBe('790100')
+  })
+
+  it('sorts map keys by their encoded bytes, whatever the insertion order', () => {
+    expect(enc(new Map<string | number, CborValue>([['b', 2], ['a', 1]]))).toBe('a2616101616202')
+    // Integers sort before text (major type 0 < 1 < 3); shorter text first.
+    expect(enc(new Map<string | number, CborValue>([['aa', 0], [-1, 0], ['b', 0], [10, 0], [100, 0]]))).toBe('a50a001864002000616200626161' + '00')
+    expect(enc(new Map<number, CborValue>([[-70001, 0], [4, 0], [1, 0]]))).toBe('a30100040' + '03a0001117000')
+  })
+
+  it('wraps a value in a tag', () => {
+    expect(toHex(encodeTagged(18, [new Uint8Array(0)]))).toBe('d28140')
+  })
+
+  it('refuses values outside the data model', () => {
+    expect(() => encodeCbor(1.5 as unknown as CborValue)).toThrow(TypeError)
+    expect(() => encodeCbor(2 ** 53 as unknown as CborValue)).toThrow(TypeError)
+    expect(() => encodeCbor(true as unknown as CborValue)).toThrow(TypeError)
+    expect(() => encodeCbor(null as unknown as CborValue)).toThrow(TypeError)
+    expect(() => encodeCbor({} as unknown as CborValue)).toThrow(TypeError)
+  })
+})
+
+describe('strict decoding', () => {
+  it('returns fresh plain Uint8Arrays and safe integers', () => {
+    const v = decodeCbor(fromHex('82441122334400')) as CborValue[]
+    expect(Object.getPrototypeOf(v[0])).toBe(Uint8Array.prototype)
+    expect(v[1]).toBe(0)
+    expect(decodeCbor(fromHex('1b001fffffffffffff'))).toBe(Number.MAX_SAFE_INTEGER)
+  })
+
+  it('refuses every deviation from deterministic encoding', () => {
+    expect(refuses('1817')).toMatch(/shortest/)
+    expect(refuses('190017')).toMatch(/shortest/)
+    expect(refuses('1a0000ffff')).toMatch(/shortest/)
+    expect(refuses('1b00000000ffffffff')).toMatch(/shortest/)
+    expect(refuses('5801ff')).toMatch(/shortest/)
+    expect(refuses('9f01ff')).toMatch(/indefinite/)
+    expect(refuses('5f4101ff')).toMatch(/indefinite/)
+    expect(refuses('f93c00')).toMatch(/float/)
+    expect(refuses('fb3ff0000000000000')).toMatch(/float/)
+    expect(refuses('f5')).toMatch(/simple/)
+    expect(refuses('f6')).toMatch(/simple/)
+    expect(refuses('a2616201616102')).toMatch(/sorted/)
+    expect(refuses('a2616101616102')).toMatch(/duplicate/)
+    expect(refuses('a1f401')).toMatch(/float|simple/)
+    expect(refuses('a14101')).toMatch(/keys/)
+    expect(refuses('62c328')).toMatch(/UTF-8/)
+    expect(refuses('0000')).toMatch(/trailing/)
+    expect(refuses('82')).toMatch(/truncated/)
+    expect(refuses('5a00010000')).toMatch(/truncated/)
+    expect(refuses('9bffffffffffffffff')).toMatch(/range/)
+    expect(refuses('1b0020000000000000')).toMatch(/range/)
+    expect(refuses('c102')).toMatch(/tag/)
+    expect(refuses('1c')).toMatch(/reserved/)
+    expect(refuses('d28140', { tag: 17 })).toMatch(/tag 17/)
+    expect(refuses('8140', { tag: 18 })).toMatch(/tag/)
+    expect(refuses('d2d28140', { tag: 18 })).toMatch(/tag/)
+  })
+
+  it('bounds nesting depth without recursion blowing the stack', () => {
+    const deep = '81'.repeat(100_000) + '00'
+    expect(refuses(deep)).toMatch(/deep/)
+    expect(refuses('818100', { maxDepth: 1 })).toMatch(/deep/)
+    expect(decodeCbor(fromHex('818100'), { maxDepth: 2 })).toEqual([[0]])
+  })
+
+  it('refuses counts the input cannot hold before allocating', () => {
+    expect(refuses('9bffffffffffffff00')).toMatch(/range|truncated/)
+    expect(refuses('9a7fffffff')).toMatch(/truncated/)
+    expect(refuses('ba7fffffff')).toMatch(/truncated/)
+  })
+})

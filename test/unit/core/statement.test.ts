@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest'
+import { fromHex, toHex } from '../../../src/core/bytes.ts'
+import { createCredentialCache, issueCredential, parseCredential, encodeCredential, type Credential } from '../../../src/core/credential.ts'
+import { isTlogError } from '../../../src/core/errors.ts'
+import { leafHash, sha256 } from '../../../src/core/hash.ts'
+import { encodeVerifierKey } from '../../../src/core/note.ts'
+import { parseTrustedIssuers } from '../../../src/core/policy.ts'
+import { publicKeyFromSeed } from '../../../src/core/sig.ts'
+import {
+  buildStatement,
+  buildStatementSync,
+  checkStatement,
+  encodePayload,
+  encodeProtectedHeader,
+  parseStatement,
+  sigStructure,
+  type ActionStatement,
+} from '../../../src/core/statement.ts'
+import { loadSharedStatementVectors } from '../../helpers/vectors.ts'
+
+const V = loadSharedStatementVectors()
+const issuers = parseTrustedIssuers(V.issuers_file)
+
+describe('shared statement vectors (independent Go implementation)', () => {
+  it('names the independent source', () => {
+    expect(V.source).toMatch(/independent implementation/)
+    expect(V.valid.length).toBeGreaterThan(0)
+    expect(V.invalid.length).toBeGreaterThan(0)
+  })
+
+  it('derives the listed keys from SHA-256 of the seed labels', () => {
+    const seeds = (V.keys.seed_labels as string[]).map((l) => toHex(sha256(new TextEncoder().encode(l))))
+    for (const k of ['issuer', 'intermediate', 'agent'] as const) {
+      expect(seeds).toContain(V.keys[k].seed_hex)
+      expect(toHex(publicKeyFromSeed(fromHex(V.keys[k].seed_hex)))).toBe(V.keys[k].public_hex)
+    }
+    expect(encodeVerifierKey(V.keys.issuer.name, 1, fromHex(V.keys.issuer.public_hex))).toBe(V.keys.issuer.vkey)
+  })
+
+  for (const v of V.valid) {
+    describe(v.name, () => {
+      const entry = fromHex(v.entry_hex)
+
+      it('parses to the listed fields and leaf hash', () => {
+        const s = parseStatement(entry)
+        expect(s.statement.actor).toBe(v.want.actor)
+        expect(s.statement.action).toBe(v.want.action)
+        expect(s.statement.target).toBe(v.want.target)
+        expect(s.statement.tool).toBe(v.want.tool)
+        expect(String(s.statement.time)).toBe(v.want.time)
+        expect(toHex(s.kid)).toBe(v.want.kid_hex)
+        expect(toHex(leafHash(entry))).toBe(v.leaf_hash_hex)
+        expect(toHex(s.protectedHeader)).toBe(v.protected_hex)
+        expect(toHex(s.payload)).toBe(v.payload_hex)
+        expect(toHex(sigStructure(s.protectedHeader, s.payload))).toBe(v.sig_structure_hex)
+        expect(s.credentials.map((c) => toHex(encodeCredential(c)))).toEqual(v.credentials_hex)
+      })
+
+      it('verifies against the vector issuers file', async () => {
+        const lineage = await checkStatement(parseStatement(entry), { issuers })
+        expect(lineage.org).toBe('acme')
+        expect(lineage.issuer).toBe(V.keys.issuer.name)
+        expect(lineage.links.length).toBe(v.credentials_hex.length)
+      })
+
+      it('is rebuilt byte for byte from the seed, the fields and the credentials', async () => {
+        const s = parseStatement(entry)
+        const credentials = (v.credentials_hex as string[]).map((h) => parseCredential(fromHex(h)))
+        const seed = fromHex(V.keys.agent.seed_hex)
+        expect(toHex(await buildStatement(s.statement, { seed, credentials }))).toBe(v.entry_hex)
+        expect(toHex(buildStatementSync(s.statement, { seed, credentials }))).toBe(v.entry_hex)
+        expect(toHex(encodePayload(s.statement))).toBe(v.payload_hex)
+        expect(toHex(encodeProtectedHeader(s.kid, credentials))).toBe(v.protected_hex)
+      })
+
+      it('re-issues its credentials byte for byte from the issuer seeds', async () => {
+        const bySubjectKey: Record<string, string> = {
+          [V.keys.agent.public_hex]: V.keys.intermediate.seed_hex,
+        }
+        const credentials = (v.credentials_hex as string[]).map((h) => parseCredential(fromHex(h)))
+        for (const c of credentials) {
+          const seedHex = c.issuer === V.keys.issuer.name ? V.keys.issuer.seed_hex : bySubjectKey[toHex(c.subjectKey)]
+          const { signature: _, ...fields } = c
+          const again = await issueCredential(fields, fromHex(seedHex!))
+          expect(toHex(encodeCredential(again))).toBe(toHex(encodeCredential(c)))
+        }
+      })
+    })
+  }
+
+  for (const v of V.invalid) {
+    it(`refuses "${v.name}" with ${v.wantError}`, async () => {
+      try {
+        await checkStatement(parseStatement(fromHex(v.entry_hex)), { issuers })
+        expect.fail('accepted')
+      } catch (e) {
+        expect(isTlogError(e), String(e)).toBe(true)
+        expect((e as { code: string }).code).toBe(v.wantError)
+      }
+    })
+  }
+})
+
+describe('building and checking statements', () => {
+  const issuerSeed = new Uint8Array(32).fill(1)
+  const agentSeed = new Uint8Array(32).fill(2)
+  const issuerPub = publicKeyFromSeed(issuerSeed)
+  const agentPub = publicKeyFromSeed(agentSeed)
+  const trusted = parseTrustedIssuers(`# test\nissuer example ${encodeVerifierKey('issuer.example', 1, issuerPub)} svc:\n`)
+  const base: ActionStatement = {
+    actor: 'svc:deployer',
+    action: 'deploy.release',
+    target: 'k8s://prod/payments',
+    params: new Uint8Array(32).fill(3),
+    tool: 'ci://deploy@2.0.0',
+    policy: { id: 'deploy', version: '3', decision: 'allow' },
+    time: 1_800_000_000_000,
+    nonce: new Uint8Array(16).fill(4),
+  }
+  const cred = (over: Partial<Credential> = {}): Promise<Credential> =>
+    issueCredential({ issuer: 'issuer.example', subject: 'svc:deployer', subjectKey: agentPub, notBefore: 0, notAfter: 2 ** 50, ...over }, issuerSeed)
+
+  it('caches verified credential signatures by bytes and signer', async () => {
+    const cache = createCredentialCache(10)
+    const entry = await buildStatement(base, { seed: agentSeed, credentials: [await cred()] })
+    await checkStatement(parseStatement(entry), { issuers: trusted, cache })
+    const hit = { ...cache, n: 0 }
+    const counting = { has: (k: string) => (cache.has(k) ? (hit.n++, true) : false), add: (k: string) => cache.add(k) }
+    await checkStatement(parseStatement(entry), { issuers: trusted, cache: counting })
+    expect(hit.n).toBe(1)
+  })
+
+  it('accepts a time exactly at either end of the window and refuses one outside it', async () => {
+    for (const [nb, na, ok] of [
+      [base.time, base.time, true],
+      [base.time + 1, base.time + 5, false],
+      [0, base.time - 1, false],
+    ] as const) {
+      const entry = await buildStatement(base, { seed: agentSeed, credentials: [await cred({ notBefore: nb, notAfter: na })] })
+      const p = checkStatement(parseStatement(entry), { issuers: trusted })
+      if (ok) await expect(p).resolves.toBeDefined()
+      else await expect(p).rejects.toMatchObject({ code: 'UNTRUSTED' })
+    }
+  })
+
+  it('refuses fields beyond the limits with MALFORMED', async () => {
+    const c = await cred()
+    const tooLong = { ...base, action: 'x'.repeat(1025) }
+    await expect(buildStatement(tooLong, { seed: agentSeed, credentials: [c] })).rejects.toMatchObject({ code: 'MALFORMED' })
+    const emptyDelegation = { ...base, delegation: [] }
+    await expect(buildStatement(emptyDelegation, { seed: agentSeed, credentials: [c] })).rejects.toMatchObject({ code: 'MALFORMED' })
+    const nine = { ...base, delegation: Array.from({ length: 9 }, () => ({ principal: 'p', scope: 's' })) }
+    await expect(buildStatement(nine, { seed: agentSeed, credentials: [c] })).rejects.toMatchObject({ code: 'MALFORMED' })
+    const eight = { ...base, delegation: Array.from({ length: 8 }, () => ({ principal: 'p', scope: 's' })) }
+    expect(parseStatement(await buildStatement(eight, { seed: agentSeed, credentials: [c] })).statement.delegation).toHaveLength(8)
+  })
+
+  it('refuses a chain of more than four credentials', async () => {
+    const c = await cred()
+    expect(() => encodeProtectedHeader(agentPub, [c, c, c, c, c])).toThrow(RangeError)
+  })
+})
