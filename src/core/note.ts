@@ -273,19 +273,23 @@ export interface SignatureCheck {
 /**
  * Returns, for each signature line, the matching verifier (by name and key
  * ID) and whether it verified. Unknown signatures are reported with no
- * verifier. Throws MALFORMED when a known key signed more than once.
- * Never throws on a bad signature: callers choose the policy.
+ * verifier. A line repeated verbatim is reported once (as Go's note.Open
+ * drops repeats); a key that signed twice with different signatures has both
+ * checked. Never throws on a bad signature: callers choose the policy.
  */
 export async function checkSignatures(note: Note, verifiers: readonly NoteVerifier[]): Promise<SignatureCheck[]> {
   const msg = utf8(note.text)
   const seen = new Set<string>()
+  const unique = note.signatures.filter((s) => {
+    const id = encodeSignatureLine(s)
+    if (seen.has(id)) return false
+    seen.add(id)
+    return true
+  })
   return Promise.all(
-    note.signatures.map(async (signature) => {
+    unique.map(async (signature) => {
       const verifier = verifiers.find((v) => v.name === signature.name && v.keyId === signature.keyId)
       if (verifier === undefined) return { signature, valid: false }
-      const id = `${signature.name}+${signature.keyId}`
-      if (seen.has(id)) throw new TlogError('MALFORMED', `note is signed twice by ${signature.name}`)
-      seen.add(id)
       return { signature, verifier, valid: await verifier.verify(msg, signature.signature) }
     }),
   )
@@ -308,7 +312,13 @@ export async function openNote(input: Uint8Array | string | Note, verifiers: rea
   const checks = await checkSignatures(note, verifiers)
   const failed = checks.find((c) => c.verifier !== undefined && !c.valid)
   if (failed !== undefined) throw new TlogError('BAD_SIGNATURE', `signature by ${failed.signature.name} does not verify`)
-  const verified = checks.filter((c) => c.valid)
+  const keys = new Set<string>()
+  const verified = checks.filter((c) => {
+    const id = `${c.signature.name}+${c.signature.keyId}`
+    if (!c.valid || keys.has(id)) return false
+    keys.add(id)
+    return true
+  })
   if (verified.length === 0) throw new TlogError('UNTRUSTED', 'note has no signature from a trusted key')
   return { note, verified }
 }

@@ -168,28 +168,66 @@ export interface TileReader {
 }
 
 /**
- * Returns a HashReader for the tree of `treeSize` leaves that reads each
- * needed tile once per call. Tiles of the wrong length are CORRUPT; tiles
- * with wrong contents produce proofs that fail verification against the
- * signed root, which is where authenticity is checked.
+ * Returns every subtree hash inside a tile: `levels[k][j]` is the hash of
+ * the 2^k tile hashes starting at j * 2^k (complete subtrees only). One
+ * expansion costs about `width` hashes; afterwards any node in the tile is
+ * a lookup, which is what makes proofs for a whole batch cheap.
  */
-export function tileHashReader(treeSize: number, tiles: TileReader): HashReader {
+export function expandTile(data: Uint8Array): Uint8Array[][] {
+  const n = data.length / HASH_SIZE
+  let level: Uint8Array[] = []
+  for (let i = 0; i < n; i++) level.push(data.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE))
+  const levels = [level]
+  while (level.length > 1) {
+    const next: Uint8Array[] = []
+    for (let i = 0; i + 1 < level.length; i += 2) next.push(nodeHash(level[i]!, level[i + 1]!))
+    levels.push(next)
+    level = next
+  }
+  return levels
+}
+
+/** A cache of expanded tiles, keyed by tile path; callers bound its size. */
+export interface ExpandedTileCache {
+  get(key: string): Uint8Array[][] | undefined
+  set(key: string, levels: Uint8Array[][]): void
+}
+
+/**
+ * Returns a HashReader for the tree of `treeSize` leaves that reads each
+ * needed tile once per call (and not at all when `cache` holds it). Tiles of
+ * the wrong length are CORRUPT; tiles with wrong contents produce proofs that
+ * fail verification against the signed root, which is where authenticity is
+ * checked.
+ */
+export function tileHashReader(treeSize: number, tiles: TileReader, cache?: ExpandedTileCache): HashReader {
   return {
     async readHashes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
       const wanted = ids.map((id) => tileForNode(id, treeSize))
-      const unique = new Map<string, TileRef>()
-      for (const w of wanted) unique.set(tileKey(w.tile), w.tile)
-      const refs = [...unique.values()]
-      const datas = await tiles.readTiles(refs)
-      const byKey = new Map<string, Uint8Array>()
+      const expanded = new Map<string, Uint8Array[][]>()
+      const missing = new Map<string, TileRef>()
+      for (const w of wanted) {
+        const key = tileKey(w.tile)
+        if (expanded.has(key) || missing.has(key)) continue
+        const hit = cache?.get(key)
+        if (hit !== undefined) expanded.set(key, hit)
+        else missing.set(key, w.tile)
+      }
+      const refs = [...missing.values()]
+      const datas = refs.length === 0 ? [] : await tiles.readTiles(refs)
       refs.forEach((t, i) => {
         const d = datas[i]
         if (!(d instanceof Uint8Array) || d.length !== t.width * HASH_SIZE) {
           throw new TlogError('CORRUPT', `${tilePath(t)} has ${d?.length ?? 0} bytes, want ${t.width * HASH_SIZE}`)
         }
-        byKey.set(tileKey(t), d)
+        const levels = expandTile(d)
+        expanded.set(tileKey(t), levels)
+        cache?.set(tileKey(t), levels)
       })
-      return wanted.map((w) => hashInTile(byKey.get(tileKey(w.tile))!, w.offset, w.count))
+      return wanted.map((w) => {
+        const levels = expanded.get(tileKey(w.tile))!
+        return levels[Math.log2(w.count)]![w.offset / w.count]!
+      })
     },
   }
 }
