@@ -39,7 +39,7 @@ const LAYER_PACKAGES: Record<Layer, string[]> = {
   audit: [],
   server: ['hono', '@hono/node-server', 'prom-client'],
   witness: ['hono', '@hono/node-server', 'prom-client'],
-  cli: ['commander', 'cli-progress'],
+  cli: ['commander', 'cli-progress', 'tsx'],
   scripts: ['*'],
   test: ['*'],
 }

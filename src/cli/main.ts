@@ -1,0 +1,170 @@
+import { Command, CommanderError, Option } from 'commander'
+import { isTlogError } from '../core/index.ts'
+import { loadLogConfig, startLog } from '../server/main.ts'
+import { LogError } from './client.ts'
+import { runDemo } from './demo.ts'
+import { UsageError } from './files.ts'
+import { KEY_KINDS, issueCredentialCommand, keygen } from './keys.ts'
+import { submit } from './submit.ts'
+
+/**
+ * The `actlog` command: one entry point for keys, credentials, the log
+ * server, submissions and the demo. Exit status: 0 success, 1 failure,
+ * 2 usage error.
+ */
+const program = new Command()
+  .name('actlog')
+  .description('A transparency log for per-action proofs of non-human identities.')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride()
+
+program
+  .command('keygen')
+  .description('create a key and print its verifier key (vkey)')
+  .addOption(new Option('--kind <kind>', 'what the key is for').choices(KEY_KINDS).makeOptionMandatory())
+  .requiredOption('--name <name>', "key name: the log's origin, the witness name, the issuer name, or the actor's identity")
+  .requiredOption('--out <file>', 'where to write the private key (mode 0600)')
+  .option('--force', 'replace an existing key file')
+  .action((o: { kind: string; name: string; out: string; force?: boolean }) => {
+    console.log(keygen(o))
+  })
+
+program
+  .command('issue-credential')
+  .description("sign a credential binding an actor (or an intermediate issuer) to its key")
+  .requiredOption('--issuer-key <file>', "the issuer's key")
+  .requiredOption('--subject <id>', 'the identity the credential is for (e.g. spiffe://acme.example/agent/payments)')
+  .option('--subject-key <file>', "the subject's key file (its public key is bound)")
+  .option('--subject-vkey <vkey>', "the subject's verifier key, instead of its key file")
+  .option('--chain <file>', "the issuer's own credential chain, when the issuer is an intermediate")
+  .option('--not-before <time>', 'start of validity (RFC 3339 or ms); default: now')
+  .option('--not-after <time>', 'end of validity (RFC 3339 or ms)')
+  .option('--valid-for <duration>', 'validity when --not-after is not given', '90d')
+  .requiredOption('--out <file>', 'where to write the credential chain')
+  .action(async (o) => {
+    const chain = await issueCredentialCommand(o)
+    const c = chain[0]!
+    console.log(`${c.issuer} vouches for ${c.subject} from ${new Date(c.notBefore).toISOString()} to ${new Date(c.notAfter).toISOString()}`)
+    console.log(`wrote a chain of ${chain.length} credential(s) to ${o.out}`)
+  })
+
+program
+  .command('serve')
+  .description('run a log server')
+  .requiredOption('--config <file>', 'the log configuration (JSON); see the README')
+  .action(async (o: { config: string }) => {
+    const log = await startLog(loadLogConfig(o.config), {
+      log: (line) => console.error(line),
+      onFatal: (err) => {
+        console.error(`actlog: the log stopped: a storage write failed and the disk state is unknown (${String(err)}). Restart it: recovery reads back what is on disk.`)
+        process.exit(70)
+      },
+    })
+    console.log(`serving ${log.url}`)
+    await stopOnSignal(() => log.close())
+  })
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v]
+
+program
+  .command('submit')
+  .description('sign an action statement, submit it to a log, and write its .tlog-proof')
+  .requiredOption('--log <url>', 'the log URL')
+  .requiredOption('--key <file>', "the actor's key (its name is the actor)")
+  .requiredOption('--credentials <file>', "the actor's credential chain")
+  .option('--file <action.json>', 'the action as JSON (action, target, tool, params, policy, delegation, approval)')
+  .option('--action <name>', 'the operation, e.g. payments.transfer')
+  .option('--target <uri>', 'the target resource')
+  .option('--tool <path>', 'the approved tool and version, e.g. mcp://tools.acme.example/payments@1.4.2')
+  .option('--params <hex>', 'SHA-256 (hex) of the exact request the tool received')
+  .option('--params-file <file>', 'the request bytes; their SHA-256 is logged')
+  .option('--policy <id@version>', 'the policy that decided, e.g. payments-limit@7')
+  .option('--decision <decision>', 'the decision, e.g. allow')
+  .option('--policy-ref <hex>', 'a reference to the decision record')
+  .option('--on-behalf-of <principal=scope>', 'a delegation link, outermost first (repeatable)', collect)
+  .option('--approved-by <who>', 'who approved the action')
+  .option('--approval-ref <ref>', 'the approval record')
+  .option('--out <file>', 'where to write the .tlog-proof (default: <index>.tlog-proof)')
+  .option('--wait-witnessed', 'wait until a checkpoint meeting the witness quorum covers the entry')
+  .action(async (o) => {
+    const r = await submit(o)
+    console.log(`logged at index ${r.index} (leaf ${r.leafHash})`)
+    console.log(`proof written to ${r.file}`)
+  })
+
+program
+  .command('demo')
+  .description('create a demo organisation\'s agents and submit a realistic mix of actions')
+  .requiredOption('--log <url>', 'the log URL')
+  .requiredOption('--issuer-key <file>', 'an issuer key the log trusts')
+  .option('--prefix <prefix>', 'subject prefix the log trusts the issuer for', 'spiffe://acme.example/')
+  .option('--count <n>', 'how many actions to submit', '40')
+  .option('--out <dir>', 'where to write agent keys, credentials and proofs', 'demo')
+  .option('--concurrency <n>', 'submissions in flight', '8')
+  .option('--wait-witnessed', 'wait for witnessed checkpoints')
+  .action(async (o) => {
+    const count = Number(o.count)
+    if (!Number.isSafeInteger(count) || count < 1) throw new UsageError('--count must be a positive integer')
+    const tty = process.stderr.isTTY
+    const r = await runDemo({
+      log: o.log,
+      issuerKey: o.issuerKey,
+      prefix: o.prefix,
+      count,
+      out: o.out,
+      concurrency: Number(o.concurrency),
+      waitWitnessed: o.waitWitnessed === true,
+      onProgress: (done, total) => {
+        if (tty) process.stderr.write(`\rsubmitted ${done}/${total}`)
+      },
+    })
+    if (tty) process.stderr.write('\n')
+    console.log(`submitted ${r.submitted} actions (indices ${r.firstIndex}..${r.lastIndex})`)
+    for (const [actor, n] of Object.entries(r.byActor)) console.log(`  ${n.toString().padStart(5)}  ${actor}`)
+    console.log(`proofs in ${r.proofs}`)
+  })
+
+/** Waits for SIGINT or SIGTERM, then runs `stop` once. */
+function stopOnSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false
+    const handler = (): void => {
+      if (stopping) return
+      stopping = true
+      stop().then(resolve, (e) => {
+        console.error(`actlog: error while stopping: ${String(e)}`)
+        process.exit(1)
+      })
+    }
+    process.once('SIGINT', handler)
+    process.once('SIGTERM', handler)
+  })
+}
+
+try {
+  await program.parseAsync(process.argv)
+} catch (err) {
+  process.exitCode = report(err)
+}
+
+function report(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2
+  if (err instanceof UsageError || err instanceof TypeError) {
+    console.error(`actlog: ${err.message}`)
+    return 2
+  }
+  if (err instanceof LogError) {
+    console.error(`actlog: the log refused: ${err.code} (HTTP ${err.status}): ${err.message}`)
+    return 1
+  }
+  if (isTlogError(err)) {
+    console.error(`actlog: ${err.code}: ${err.message}`)
+    return 1
+  }
+  if (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('E')) {
+    console.error(`actlog: ${err.message}`)
+    return 1
+  }
+  console.error(err)
+  return 1
+}

@@ -1,0 +1,225 @@
+import { gzip } from 'node:zlib'
+import { promisify } from 'node:util'
+import { Hono, type Context } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { HTTPException } from 'hono/http-exception'
+import {
+  MAX_ENTRY_SIZE,
+  TlogError,
+  checkStatement,
+  encodeCbor,
+  isTlogError,
+  parseCheckpoint,
+  parseDecimal,
+  parseNote,
+  parseStatement,
+  parseTilePath,
+  toHex,
+  type CredentialCache,
+  type TrustedIssuers,
+} from '../core/index.ts'
+import type { LogStore } from '../storage/index.ts'
+import { RETRY_AFTER_SECONDS, STATUS_OF } from './http-errors.ts'
+import type { LogMetrics } from './metrics.ts'
+import type { LogReader } from './reader.ts'
+import type { Sequenced, Sequencer } from './sequencer.ts'
+
+const gzipAsync = promisify(gzip)
+
+/** The checkpoints the log publishes: with witnesses, only those that meet the quorum. */
+export interface CheckpointSource {
+  /** The checkpoint GET /checkpoint serves (with its cosignatures). */
+  published(): string
+  /** Resolves with the published checkpoint once one covers `treeSize`; rejects OVERLOADED after `timeoutMs`. */
+  waitWitnessed(treeSize: number, timeoutMs: number): Promise<string>
+  /** The published checkpoint of exactly `treeSize`, if there is one. */
+  publishedAt(treeSize: number): Promise<string | undefined>
+}
+
+/** What the log's HTTP app needs. */
+export interface LogAppDeps {
+  sequencer: Sequencer
+  store: LogStore
+  reader: LogReader
+  issuers: TrustedIssuers
+  credentialCache: CredentialCache
+  metrics: LogMetrics
+  checkpoints: CheckpointSource
+  /** The log's clock, in ms since the epoch (a dependency so tests can submit fixed vectors). */
+  now: () => number
+  /** Largest accepted difference between a statement's time and the clock, in ms. */
+  maxSkewMs: number
+  /** Longest wait of `?wait=witnessed`, in ms. */
+  witnessWaitMs?: number
+  /** Where unexpected errors are reported. */
+  logError?: (err: unknown) => void
+}
+
+const COSE_TYPE = 'application/cose'
+const IMMUTABLE = 'public, max-age=31536000, immutable'
+
+/**
+ * Returns the log's Hono app: statement submission, the tlog-tiles read API,
+ * proofs, metrics and health. Handlers parse, call one domain function and
+ * encode; errors are TlogErrors mapped to statuses in one place.
+ */
+export function createLogApp(deps: LogAppDeps): Hono {
+  const app = new Hono()
+  const { metrics } = deps
+  const witnessWaitMs = deps.witnessWaitMs ?? 10_000
+
+  app.use('*', async (c, next) => {
+    await next()
+    const code = c.res.headers.get('actlog-error') ?? ''
+    metrics.responses.inc({ status: String(c.res.status), code })
+  })
+
+  app.post(
+    '/add',
+    async (c, next) => {
+      const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+      if (type !== COSE_TYPE) {
+        throw new TlogError('UNSUPPORTED_MEDIA_TYPE', `send the statement as ${COSE_TYPE} (got ${type === '' ? 'no content type' : type})`)
+      }
+      await next()
+    },
+    bodyLimit({
+      maxSize: MAX_ENTRY_SIZE,
+      onError: () => {
+        throw new TlogError('TOO_LARGE', `a statement is at most ${MAX_ENTRY_SIZE} bytes`)
+      },
+    }),
+    async (c) => {
+      const entry = new Uint8Array(await c.req.arrayBuffer())
+      if (entry.length > MAX_ENTRY_SIZE) throw new TlogError('TOO_LARGE', `a statement is at most ${MAX_ENTRY_SIZE} bytes`)
+      const statement = parseStatement(entry)
+      // A statement already in the log is answered as it was the first time,
+      // however old it is now: resubmission is how clients recover lost replies.
+      let seq = await deps.sequencer.lookup(entry)
+      if (seq === undefined) {
+        const skew = statement.statement.time - deps.now()
+        if (Math.abs(skew) > deps.maxSkewMs) {
+          throw new TlogError(
+            'STALE',
+            `statement time is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'ahead of' : 'behind'} the log's clock (at most ${deps.maxSkewMs / 1000} s allowed); check the actor's clock`,
+          )
+        }
+        await checkStatement(statement, { issuers: deps.issuers, cache: deps.credentialCache })
+        seq = await deps.sequencer.submit(entry)
+      }
+      metrics.submissions.inc({ result: seq.duplicate ? 'duplicate' : 'sequenced' })
+      let checkpoint = seq.checkpoint
+      let treeSize = seq.treeSize
+      if (c.req.query('wait') === 'witnessed') {
+        checkpoint = await deps.checkpoints.waitWitnessed(seq.index + 1, witnessWaitMs)
+        treeSize = parseCheckpoint(parseNote(checkpoint).text).treeSize
+      }
+      const proof = await deps.reader.tlogProof(seq.index, treeSize, checkpoint, entry)
+      return respond(c, seq, checkpoint, proof)
+    },
+  )
+
+  app.get('/checkpoint', (c) => {
+    c.header('Cache-Control', 'public, max-age=2')
+    return c.body(deps.checkpoints.published(), 200, { 'Content-Type': 'text/plain; charset=utf-8' })
+  })
+
+  app.get('/tile/*', async (c) => {
+    const t = parseTilePath(c.req.path.slice(1))
+    const data = await deps.reader.tile(t, deps.sequencer.treeSize)
+    c.header('Cache-Control', IMMUTABLE)
+    c.header('Content-Type', 'application/octet-stream')
+    if (t.level === 'entries') {
+      c.header('Vary', 'Accept-Encoding')
+      if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
+        c.header('Content-Encoding', 'gzip')
+        return c.body(new Uint8Array(await gzipAsync(data)))
+      }
+    }
+    return c.body(copy(data))
+  })
+
+  app.get('/proof/:index', async (c) => {
+    const index = parseDecimal(c.req.param('index'), 'index')
+    const sizeParam = c.req.query('size')
+    let checkpoint: string
+    if (sizeParam !== undefined) {
+      const size = parseDecimal(sizeParam, 'size')
+      const found = (await deps.checkpoints.publishedAt(size)) ?? (c.req.query('wait') === 'witnessed' ? undefined : await deps.store.getCheckpoint(size))
+      if (found === undefined) throw new TlogError('NOT_FOUND', `the log has no checkpoint of size ${size}`)
+      checkpoint = found
+    } else if (c.req.query('wait') === 'witnessed') {
+      checkpoint = await deps.checkpoints.waitWitnessed(index + 1, witnessWaitMs)
+    } else {
+      checkpoint = deps.checkpoints.published()
+    }
+    const treeSize = parseCheckpoint(parseNote(checkpoint).text).treeSize
+    if (index >= treeSize) throw new TlogError('NOT_FOUND', `index ${index} is not in the checkpoint of size ${treeSize}`)
+    c.header('Content-Type', 'text/plain; charset=utf-8')
+    return c.body(await deps.reader.tlogProof(index, treeSize, checkpoint))
+  })
+
+  app.get('/metrics', async (c) => {
+    metrics.queueDepth.set(deps.sequencer.queueDepth)
+    metrics.entries.set(deps.sequencer.treeSize)
+    return c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType })
+  })
+
+  app.get('/healthz', (c) => {
+    const ok = !deps.sequencer.stopped
+    return c.json({ status: ok ? 'ok' : 'stopped', treeSize: deps.sequencer.treeSize }, ok ? 200 : 503)
+  })
+
+  app.notFound(() => {
+    throw new TlogError('NOT_FOUND', 'no such endpoint')
+  })
+
+  app.onError((err, c) => errorResponse(err, c, deps.logError))
+  return app
+}
+
+function copy(d: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(d.length)
+  out.set(d)
+  return out
+}
+
+function respond(c: Context, seq: Sequenced, checkpoint: string, proof: string): Response {
+  if (/\bapplication\/cbor\b/.test(c.req.header('accept') ?? '')) {
+    const body = encodeCbor(
+      new Map<string, number | string | Uint8Array>([
+        ['index', seq.index],
+        ['leafHash', seq.leafHash],
+        ['checkpoint', checkpoint],
+        ['proof', proof],
+      ]),
+    )
+    return c.body(copy(body), 200, { 'Content-Type': 'application/cbor' })
+  }
+  return c.json({ index: seq.index, leafHash: toHex(seq.leafHash), checkpoint, proof })
+}
+
+/** Maps an error to the JSON body `{code, message}` and the status of its code. */
+export function errorResponse(err: unknown, c: Context, logError?: (err: unknown) => void): Response {
+  let code: string
+  let message: string
+  let status: number
+  if (isTlogError(err)) {
+    code = err.code
+    message = err.message
+    status = STATUS_OF[err.code]
+  } else if (err instanceof HTTPException) {
+    status = err.status
+    code = status === 413 ? 'TOO_LARGE' : status === 404 ? 'NOT_FOUND' : 'MALFORMED'
+    message = err.message || 'bad request'
+  } else {
+    logError?.(err)
+    code = 'INTERNAL'
+    message = 'internal error; the log operator has the details'
+    status = 500
+  }
+  if (status === 500 && isTlogError(err)) logError?.(err)
+  const headers: Record<string, string> = { 'actlog-error': code }
+  if (status === 503) headers['Retry-After'] = String(RETRY_AFTER_SECONDS)
+  return c.json({ code, message }, status as 400, headers)
+}

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs'
+import { dirname, isAbsolute, resolve } from 'node:path'
+
+/**
+ * The log's configuration file (JSON). Paths are relative to the file's
+ * directory. Every field is checked here, so a mistake is reported with the
+ * field's name before anything starts.
+ */
+export interface LogConfig {
+  /** The log's origin: its checkpoint origin line and its key name. */
+  origin: string
+  /** LevelDB directory. */
+  dataDir: string
+  /** The log's signer key file (`PRIVATE+KEY+<origin>+...`). */
+  keyFile: string
+  /** Host and port to listen on, e.g. `127.0.0.1:8080` (port 0 picks a free port). */
+  listen: { host: string; port: number }
+  /** Trusted-issuers file. */
+  issuersFile: string
+  /** tlog-policy file naming the witnesses (with URLs) and the quorum; absent means no witnesses. */
+  policyFile?: string
+  batch: { maxEntries: number; maxDelayMs: number }
+  /** Most submissions waiting for a batch before the log answers 503. */
+  maxPending: number
+  /** Largest difference between a statement's time and the log's clock. */
+  maxClockSkewMs: number
+  /** Longest wait of `?wait=witnessed`. */
+  witnessWaitMs: number
+  /** Per-witness request timeout. */
+  witnessTimeoutMs: number
+}
+
+/** The defaults of optional fields. */
+export const LOG_CONFIG_DEFAULTS = {
+  batch: { maxEntries: 256, maxDelayMs: 10 },
+  maxPending: 20_000,
+  maxClockSkewSeconds: 300,
+  witnessWaitSeconds: 10,
+  witnessTimeoutSeconds: 5,
+}
+
+function fail(file: string, field: string, why: string): never {
+  throw new TypeError(`${file}: "${field}" ${why}`)
+}
+
+function str(o: Record<string, unknown>, k: string, file: string): string {
+  const v = o[k]
+  if (typeof v !== 'string' || v.length === 0) fail(file, k, 'must be a non-empty string')
+  return v
+}
+
+function num(o: Record<string, unknown>, k: string, file: string, dflt: number, min: number, max: number): number {
+  const v = o[k] ?? dflt
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) fail(file, k, `must be a number from ${min} to ${max}`)
+  return v
+}
+
+/** Returns `host:port` parsed; throws TypeError naming the field. */
+export function parseListen(s: string, file: string, field = 'listen'): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):([0-9]{1,5})$/.exec(s)
+  if (m === null) fail(file, field, 'must be host:port, e.g. 127.0.0.1:8080')
+  const port = Number(m[2])
+  if (port > 65535) fail(file, field, 'has a port above 65535')
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port }
+}
+
+/** Reads and checks a log configuration file. Throws TypeError with the file and field on any mistake. */
+export function loadLogConfig(file: string): LogConfig {
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (e) {
+    throw new TypeError(`${file}: cannot read the log configuration: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new TypeError(`${file}: must hold a JSON object`)
+  const o = raw as Record<string, unknown>
+  const known = new Set(['origin', 'dataDir', 'keyFile', 'listen', 'issuersFile', 'policyFile', 'batch', 'maxPending', 'maxClockSkewSeconds', 'witnessWaitSeconds', 'witnessTimeoutSeconds'])
+  for (const k of Object.keys(o)) if (!known.has(k)) fail(file, k, `is not a known setting (known: ${[...known].join(', ')})`)
+  const base = dirname(resolve(file))
+  const path = (p: string): string => (isAbsolute(p) ? p : resolve(base, p))
+  const b = (o.batch ?? {}) as Record<string, unknown>
+  if (typeof b !== 'object' || b === null) fail(file, 'batch', 'must be an object')
+  const cfg: LogConfig = {
+    origin: str(o, 'origin', file),
+    dataDir: path(str(o, 'dataDir', file)),
+    keyFile: path(str(o, 'keyFile', file)),
+    listen: parseListen(str(o, 'listen', file), file),
+    issuersFile: path(str(o, 'issuersFile', file)),
+    batch: {
+      maxEntries: num(b, 'maxEntries', file, LOG_CONFIG_DEFAULTS.batch.maxEntries, 1, 100_000),
+      maxDelayMs: num(b, 'maxDelayMs', file, LOG_CONFIG_DEFAULTS.batch.maxDelayMs, 0, 60_000),
+    },
+    maxPending: num(o, 'maxPending', file, LOG_CONFIG_DEFAULTS.maxPending, 1, 10_000_000),
+    maxClockSkewMs: num(o, 'maxClockSkewSeconds', file, LOG_CONFIG_DEFAULTS.maxClockSkewSeconds, 0, 365 * 86400) * 1000,
+    witnessWaitMs: num(o, 'witnessWaitSeconds', file, LOG_CONFIG_DEFAULTS.witnessWaitSeconds, 0, 3600) * 1000,
+    witnessTimeoutMs: num(o, 'witnessTimeoutSeconds', file, LOG_CONFIG_DEFAULTS.witnessTimeoutSeconds, 0.1, 600) * 1000,
+  }
+  if (o.policyFile !== undefined) cfg.policyFile = path(str(o, 'policyFile', file))
+  return cfg
+}

@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
+import { createCredentialCache, ed25519Signer, parseSignerKey, parseTrustedIssuers, SIG_TYPE_ED25519 } from '../core/index.ts'
+import { openLevelLogStore } from '../storage/index.ts'
+import { createLogApp } from './app.ts'
+import type { LogConfig } from './config.ts'
+import { LogMetrics } from './metrics.ts'
+import { LogSignedCheckpoints } from './published.ts'
+import { LogReader } from './reader.ts'
+import { Sequencer } from './sequencer.ts'
+
+/** A running log server. */
+export interface RunningLog {
+  url: string
+  treeSize(): number
+  close(): Promise<void>
+}
+
+/** Options that are not configuration: the clock (tests) and where to report. */
+export interface StartOptions {
+  now?: () => number
+  log?: (line: string) => void
+  /** Called when the log must stop because its disk state is unknown; the CLI exits. */
+  onFatal?: (err: unknown) => void
+}
+
+/** Starts a log from its configuration: config -> store -> sequencer -> app -> listen. */
+export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise<RunningLog> {
+  const log = opts.log ?? (() => {})
+  const key = parseSignerKey(readFileSync(cfg.keyFile, 'utf8').trim())
+  if (key.name !== cfg.origin || key.type !== SIG_TYPE_ED25519) {
+    throw new TypeError(`${cfg.keyFile}: the log key must be an Ed25519 key named after the origin ${cfg.origin} (found ${key.name})`)
+  }
+  const issuers = parseTrustedIssuers(readFileSync(cfg.issuersFile))
+  const store = await openLevelLogStore(cfg.dataDir)
+  const metrics = new LogMetrics()
+  const sequencer = await Sequencer.open({
+    store,
+    origin: cfg.origin,
+    signer: ed25519Signer(key.name, key.seed),
+    maxBatch: cfg.batch.maxEntries,
+    maxDelayMs: cfg.batch.maxDelayMs,
+    maxPending: cfg.maxPending,
+    onFatal: opts.onFatal ?? ((err) => log(`fatal storage error: ${String(err)}`)),
+    onBatch: ({ entries, commitMs }) => {
+      metrics.batchSize.observe(entries)
+      metrics.fsync.observe(commitMs / 1000)
+    },
+  })
+  const app = createLogApp({
+    sequencer,
+    store,
+    reader: new LogReader(store),
+    issuers,
+    credentialCache: createCredentialCache(50_000),
+    metrics,
+    checkpoints: new LogSignedCheckpoints(sequencer, store),
+    now: opts.now ?? Date.now,
+    maxSkewMs: cfg.maxClockSkewMs,
+    witnessWaitMs: cfg.witnessWaitMs,
+    logError: (err) => log(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+  })
+  const server = serve({ fetch: app.fetch, hostname: cfg.listen.host, port: cfg.listen.port })
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve)
+    server.once('error', reject)
+  })
+  const addr = server.address() as AddressInfo
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+  log(`log ${cfg.origin} listening on http://${host}:${addr.port} with ${sequencer.treeSize} entries`)
+  return {
+    url: `http://${host}:${addr.port}`,
+    treeSize: () => sequencer.treeSize,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await sequencer.close()
+      await store.close()
+    },
+  }
+}
+export { loadLogConfig, type LogConfig } from './config.ts'

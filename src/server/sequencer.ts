@@ -1,0 +1,400 @@
+import {
+  EMPTY_EDGE,
+  EMPTY_ROOT,
+  TILE_WIDTH,
+  TlogError,
+  appendToEdge,
+  bytesEqual,
+  edgeFromTiles,
+  edgeRoot,
+  encodeCheckpoint,
+  encodeEntryBundle,
+  leafHash,
+  parseCheckpoint,
+  parseEntryBundle,
+  parseNote,
+  partialTiles,
+  signNote,
+  toHex,
+  type NoteSigner,
+  type TileData,
+  type TileEdge,
+} from '../core/index.ts'
+import { StoreWriteError, type LogStore } from '../storage/index.ts'
+
+/**
+ * The sequencer: the one writer of the log. It collects submissions into
+ * batches (bounded by count and by time), assigns indices, appends the leaf
+ * hashes to the tiles, signs the checkpoint of the new tree, and writes
+ * entries, tiles, dedup index, tree state and checkpoint in one synced
+ * batch. Only then does any caller learn its index.
+ *
+ * Memory stays bounded however large the log grows: the sequencer holds the
+ * right edge of the tree (one partial tile per level), the entries of the
+ * partial entry bundle, and the queue, which is capped.
+ */
+
+/** Options of a sequencer. */
+export interface SequencerOptions {
+  store: LogStore
+  /** The log's origin; the signer's key name MUST equal it. */
+  origin: string
+  signer: NoteSigner
+  /** Most entries in one batch. */
+  maxBatch?: number
+  /** Longest time the first entry of a batch waits for others, in ms. */
+  maxDelayMs?: number
+  /** Most submissions waiting for a batch; beyond it, submit fails OVERLOADED. */
+  maxPending?: number
+  /**
+   * Called once when a write failed in a way that leaves the disk state
+   * unknown. The sequencer has stopped; the process should exit and let
+   * startup recovery read back what is on disk.
+   */
+  onFatal?: (err: unknown) => void
+  /** Observes each committed batch (metrics). */
+  onBatch?: (info: { entries: number; commitMs: number; treeSize: number }) => void
+}
+
+/** What a submitter learns once its entry is durably sequenced. */
+export interface Sequenced {
+  index: number
+  leafHash: Uint8Array
+  /** The log-signed checkpoint that first contains the entry. */
+  checkpoint: string
+  /** Its tree size. */
+  treeSize: number
+  /** True when the entry was already in the log (or in the same batch) before this submission. */
+  duplicate: boolean
+}
+
+interface Pending {
+  entry: Uint8Array
+  leafHash: Uint8Array
+  key: string
+  promise: Promise<Sequenced>
+  resolve: (s: Sequenced) => void
+  reject: (e: unknown) => void
+}
+
+/** Listener of new checkpoints. */
+export type CheckpointListener = (checkpoint: string, treeSize: number) => void
+
+export class Sequencer {
+  readonly origin: string
+  readonly #store: LogStore
+  readonly #signer: NoteSigner
+  readonly #maxBatch: number
+  readonly #maxDelayMs: number
+  readonly #maxPending: number
+  readonly #onFatal: (err: unknown) => void
+  readonly #onBatch: SequencerOptions['onBatch']
+  #edge: TileEdge = EMPTY_EDGE
+  #rootHash: Uint8Array = EMPTY_ROOT
+  #bundle: Uint8Array[] = []
+  #checkpoint = ''
+  #queue: Pending[] = []
+  #byKey = new Map<string, Pending>()
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #committing: Promise<void> | undefined
+  #stopped: Error | undefined
+  #listeners = new Set<CheckpointListener>()
+
+  private constructor(opts: SequencerOptions) {
+    this.origin = opts.origin
+    this.#store = opts.store
+    this.#signer = opts.signer
+    this.#maxBatch = opts.maxBatch ?? 256
+    this.#maxDelayMs = opts.maxDelayMs ?? 10
+    this.#maxPending = opts.maxPending ?? 10_000
+    this.#onFatal = opts.onFatal ?? (() => {})
+    this.#onBatch = opts.onBatch
+    if (!Number.isInteger(this.#maxBatch) || this.#maxBatch < 1) throw new RangeError('maxBatch must be a positive integer')
+    if (!(this.#maxDelayMs >= 0)) throw new RangeError('maxDelayMs must be >= 0')
+    if (!Number.isInteger(this.#maxPending) || this.#maxPending < 1) throw new RangeError('maxPending must be a positive integer')
+    if (opts.signer.name !== opts.origin) throw new RangeError(`the log key name (${opts.signer.name}) must equal the origin (${opts.origin})`)
+  }
+
+  /**
+   * Opens the sequencer over `store`, recovering its state: reads the tree
+   * state, rebuilds the right edge from the partial tiles and checks it hashes
+   * to the stored root, reloads the partial entry bundle and checks it against
+   * the level-0 tile, and checks the stored checkpoint matches. A new store
+   * gets a signed checkpoint of the empty tree. Throws CORRUPT when stored
+   * state is inconsistent: the log must not sign anything on top of it.
+   */
+  static async open(opts: SequencerOptions): Promise<Sequencer> {
+    const s = new Sequencer(opts)
+    await s.#recover()
+    return s
+  }
+
+  async #recover(): Promise<void> {
+    const state = await this.#store.getTreeState()
+    if (state === undefined) {
+      const note = await this.#sign(0, EMPTY_ROOT)
+      await this.#store.commit({ tree: { treeSize: 0, rootHash: EMPTY_ROOT }, tiles: [], dedup: [], checkpoint: note })
+      this.#checkpoint = note
+      return
+    }
+    const size = state.treeSize
+    const partial = partialTiles(size)
+    const stored = await this.#store.getTiles(partial)
+    const tiles: TileData[] = []
+    partial.forEach((t, i) => {
+      const d = stored[i]
+      if (d !== undefined) tiles.push({ tile: t, data: d })
+    })
+    this.#edge = edgeFromTiles(size, tiles)
+    const root = edgeRoot(this.#edge)
+    if (!bytesEqual(root, state.rootHash)) {
+      throw new TlogError('CORRUPT', `stored tiles hash to ${toHex(root)}, but the stored tree state of size ${size} says ${toHex(state.rootHash)}`)
+    }
+    this.#rootHash = root
+    const inBundle = size % TILE_WIDTH
+    if (inBundle > 0) {
+      const bundleIndex = Math.floor(size / TILE_WIDTH)
+      const [b] = await this.#store.getTiles([{ level: 'entries', index: bundleIndex, width: inBundle }])
+      if (b === undefined) throw new TlogError('CORRUPT', `entry bundle ${bundleIndex} is missing`)
+      const entries = parseEntryBundle(b).slice(0, inBundle)
+      const level0 = this.#edge.tiles[0] ?? new Uint8Array(0)
+      if (entries.length !== inBundle) throw new TlogError('CORRUPT', `entry bundle ${bundleIndex} holds ${entries.length} entries, want ${inBundle}`)
+      entries.forEach((e, i) => {
+        if (!bytesEqual(leafHash(e), level0.subarray(i * 32, (i + 1) * 32))) {
+          throw new TlogError('CORRUPT', `entry ${bundleIndex * TILE_WIDTH + i} does not match its level-0 tile hash`)
+        }
+      })
+      this.#bundle = entries
+    }
+    const note = await this.#store.getCheckpoint(size)
+    if (note === undefined) throw new TlogError('CORRUPT', `no signed checkpoint for the stored tree size ${size}`)
+    const c = parseCheckpoint(parseNote(note).text)
+    if (c.origin !== this.origin || c.treeSize !== size || !bytesEqual(c.rootHash, root)) {
+      throw new TlogError('CORRUPT', `the stored checkpoint does not match the stored tree (origin ${c.origin}, size ${c.treeSize})`)
+    }
+    this.#checkpoint = note
+  }
+
+  async #sign(treeSize: number, rootHash: Uint8Array): Promise<string> {
+    return signNote(encodeCheckpoint({ origin: this.origin, treeSize, rootHash, extensions: [] }), [this.#signer])
+  }
+
+  /** The size of the committed tree. */
+  get treeSize(): number {
+    return this.#edge.size
+  }
+
+  /** The root hash of the committed tree. */
+  get rootHash(): Uint8Array {
+    return this.#rootHash
+  }
+
+  /** The latest log-signed checkpoint. */
+  get checkpoint(): string {
+    return this.#checkpoint
+  }
+
+  /** Submissions waiting for a batch (not counting the batch being written). */
+  get queueDepth(): number {
+    return this.#queue.length
+  }
+
+  /** Whether the sequencer stopped after a fatal error. */
+  get stopped(): boolean {
+    return this.#stopped !== undefined
+  }
+
+  /** Calls `listener` after each new checkpoint is durable. Returns an unsubscribe function. */
+  onCheckpoint(listener: CheckpointListener): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  /**
+   * Returns where `entry` already is: in the log (with the checkpoint that
+   * first contains it), or waiting in a batch (resolving once durable).
+   * Undefined when the log has never seen it.
+   */
+  async lookup(entry: Uint8Array): Promise<Sequenced | undefined> {
+    const lh = leafHash(entry)
+    const queued = this.#byKey.get(toHex(lh))
+    if (queued !== undefined) return queued.promise.then((s) => ({ ...s, duplicate: true }))
+    const known = await this.#store.getIndex(lh)
+    return known === undefined ? undefined : this.#existing(known, lh)
+  }
+
+  /**
+   * Sequences `entry` and resolves once it is durable. The same entry
+   * submitted again (now or later) resolves to the same index. Rejects with
+   * OVERLOADED when the queue is full or a batch failed transiently, and with
+   * the fatal error once the sequencer has stopped.
+   */
+  async submit(entry: Uint8Array): Promise<Sequenced> {
+    if (this.#stopped !== undefined) throw this.#stopped
+    const lh = leafHash(entry)
+    const key = toHex(lh)
+    const queued = this.#byKey.get(key)
+    if (queued !== undefined) return queued.promise.then((s) => ({ ...s, duplicate: true }))
+    const known = await this.#store.getIndex(lh)
+    if (known !== undefined) return this.#existing(known, lh)
+    // Another submission of the same entry may have been queued while we read the store.
+    const again = this.#byKey.get(key)
+    if (again !== undefined) return again.promise.then((s) => ({ ...s, duplicate: true }))
+    if (this.#stopped !== undefined) throw this.#stopped
+    if (this.#queue.length >= this.#maxPending) {
+      throw new TlogError('OVERLOADED', `the log has ${this.#queue.length} submissions waiting; retry shortly`)
+    }
+    let resolve!: (s: Sequenced) => void
+    let reject!: (e: unknown) => void
+    const promise = new Promise<Sequenced>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
+    const p: Pending = { entry, leafHash: lh, key, promise, resolve, reject }
+    this.#queue.push(p)
+    this.#byKey.set(key, p)
+    this.#schedule()
+    return promise
+  }
+
+  async #existing(index: number, lh: Uint8Array): Promise<Sequenced> {
+    const first = await this.#store.getCheckpointAtLeast(index + 1)
+    if (first === undefined) throw new TlogError('CORRUPT', `entry ${index} is indexed but no checkpoint contains it`)
+    return { index, leafHash: lh, checkpoint: first.note, treeSize: first.treeSize, duplicate: true }
+  }
+
+  #schedule(): void {
+    if (this.#committing !== undefined) return
+    if (this.#queue.length >= this.#maxBatch) {
+      this.#startBatch()
+      return
+    }
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined
+      if (this.#committing === undefined && this.#queue.length > 0) this.#startBatch()
+    }, this.#maxDelayMs)
+  }
+
+  #startBatch(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+    const items = this.#queue.splice(0, this.#maxBatch)
+    this.#committing = this.#runBatch(items).finally(() => {
+      this.#committing = undefined
+      // Whatever arrived during the write has already waited; write it now.
+      if (this.#queue.length > 0 && this.#stopped === undefined) this.#startBatch()
+    })
+  }
+
+  async #runBatch(items: Pending[]): Promise<void> {
+    try {
+      await this.#writeBatch(items)
+    } catch (err) {
+      for (const it of items) this.#byKey.delete(it.key)
+      if (err instanceof StoreWriteError && err.persisted === false) {
+        // Nothing reached the disk: fail this batch only; the tree is unchanged.
+        const e = new TlogError('OVERLOADED', 'the log could not write this batch; retry shortly', { cause: err })
+        for (const it of items) it.reject(e)
+        return
+      }
+      this.#fail(err, items)
+    }
+  }
+
+  async #writeBatch(items: Pending[]): Promise<void> {
+    // The authoritative dedup check: batches run one at a time, so the store
+    // reflects every earlier batch here, whatever raced in submit().
+    const known = await Promise.all(items.map((it) => this.#store.getIndex(it.leafHash)))
+    const fresh = items.filter((_, i) => known[i] === undefined)
+    if (fresh.length > 0) {
+      const oldSize = this.#edge.size
+      const { edge, written } = appendToEdge(
+        this.#edge,
+        fresh.map((it) => it.leafHash),
+      )
+      const root = edgeRoot(edge)
+      const { bundles, partial } = this.#bundles(oldSize, fresh.map((it) => it.entry))
+      const note = await this.#sign(edge.size, root)
+      const started = performance.now()
+      // Nobody learns an index before this synced write returns: an index we
+      // hand out must survive a crash, or a restarted log could give the same
+      // index to a different entry.
+      await this.#store.commit({
+        tree: { treeSize: edge.size, rootHash: root },
+        tiles: [...written, ...bundles],
+        dedup: fresh.map((it, i) => ({ leafHash: it.leafHash, index: oldSize + i })),
+        checkpoint: note,
+      })
+      const commitMs = performance.now() - started
+      this.#edge = edge
+      this.#rootHash = root
+      this.#bundle = partial
+      this.#checkpoint = note
+      fresh.forEach((it, i) => {
+        this.#byKey.delete(it.key)
+        it.resolve({ index: oldSize + i, leafHash: it.leafHash, checkpoint: note, treeSize: edge.size, duplicate: false })
+      })
+      this.#onBatch?.({ entries: fresh.length, commitMs, treeSize: edge.size })
+      for (const l of this.#listeners) {
+        try {
+          l(note, edge.size)
+        } catch {
+          // A listener's failure must not undo or fail a durable batch.
+        }
+      }
+    }
+    await Promise.all(
+      items.map(async (it, i) => {
+        const k = known[i]
+        if (k === undefined) return
+        this.#byKey.delete(it.key)
+        try {
+          it.resolve(await this.#existing(k, it.leafHash))
+        } catch (e) {
+          it.reject(e)
+        }
+      }),
+    )
+  }
+
+  /** Returns the entry bundles this batch changes, and the new partial bundle. */
+  #bundles(oldSize: number, entries: Uint8Array[]): { bundles: TileData[]; partial: Uint8Array[] } {
+    const bundles: TileData[] = []
+    let index = Math.floor(oldSize / TILE_WIDTH)
+    let current = this.#bundle.slice()
+    for (const e of entries) {
+      current.push(e)
+      if (current.length === TILE_WIDTH) {
+        bundles.push({ tile: { level: 'entries', index, width: TILE_WIDTH }, data: encodeEntryBundle(current) })
+        index++
+        current = []
+      }
+    }
+    if (current.length > 0) bundles.push({ tile: { level: 'entries', index, width: current.length }, data: encodeEntryBundle(current) })
+    return { bundles, partial: current }
+  }
+
+  #fail(err: unknown, items: Pending[]): void {
+    if (this.#stopped !== undefined) return
+    const e = new TlogError('CORRUPT', 'the log stopped after a storage failure; it recovers on restart', { cause: err })
+    this.#stopped = e
+    for (const it of [...items, ...this.#queue]) it.reject(e)
+    this.#queue = []
+    this.#byKey.clear()
+    this.#onFatal(err)
+  }
+
+  /** Stops accepting work, lets the batch being written finish, and fails what is still queued. */
+  async close(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    // Write what is queued before closing: these callers are waiting for an answer.
+    while (this.#committing !== undefined || (this.#queue.length > 0 && this.#stopped === undefined)) {
+      if (this.#committing === undefined) this.#startBatch()
+      await this.#committing
+    }
+    this.#stopped ??= new TlogError('OVERLOADED', 'the log is shutting down; retry shortly')
+  }
+}
