@@ -1,0 +1,27 @@
+/**
+ * actlog storage (Node): the LogStore interface, the KvStore it is built on,
+ * and their memory, LevelDB and fault-injecting implementations.
+ */
+export { StoreLockedError, StoreWriteError, type CommitBatch, type LogStore, type TreeState } from './store.ts'
+export { checkKey, checkOps, checkRange, type KvOp, type KvRange, type KvStore } from './kv.ts'
+export { KvLogStore } from './log-store.ts'
+export { MemoryKv, createMemoryLogStore } from './memory.ts'
+export { LevelKv, openLevelLogStore, toStoreWriteError } from './level.ts'
+export { FaultyKv, type FaultMode } from './faulty.ts'
+export {
+  PREFIX_CHECKPOINT,
+  PREFIX_DEDUP,
+  PREFIX_ENTRY_BUNDLE,
+  PREFIX_HASH_TILE,
+  PREFIX_TREE_STATE,
+  PREFIX_WITNESSED,
+  TREE_STATE_SIZE,
+  checkpointKey,
+  dedupKey,
+  encodeTreeState,
+  parseTreeState,
+  prefixRange,
+  tileKey,
+  treeStateKey,
+  witnessedKey,
+} from './keys.ts'

@@ -1,0 +1,137 @@
+import { HASH_SIZE, TlogError, concatBytes, readU64be, toHex, u64be, type TileRef } from '../core/index.ts'
+import type { TreeState } from './store.ts'
+
+/**
+ * The log store's key layout over a KvStore. Each record kind has a one-byte
+ * prefix; sizes and indices are big-endian u64, so bytewise key order is
+ * numeric order (a little-endian or decimal key would sort 2^32 before 2).
+ *
+ * | key                                  | value                      |
+ * | ------------------------------------ | -------------------------- |
+ * | 0x01                                 | treeSize u64 ‖ rootHash 32 |
+ * | 0x02 ‖ level u8 ‖ index u64          | hash tile, widest version  |
+ * | 0x03 ‖ index u64                     | entry bundle, widest       |
+ * | 0x04 ‖ leafHash 32                   | leaf index u64             |
+ * | 0x05 ‖ treeSize u64                  | signed checkpoint, UTF-8   |
+ * | 0x06 ‖ treeSize u64                  | witnessed checkpoint, UTF-8|
+ *
+ * Prefix 0x00 is reserved for a future format marker. The prefixes are an
+ * on-disk format: never renumber them.
+ */
+
+/** Prefix (and whole key) of the committed tree state. */
+export const PREFIX_TREE_STATE = 0x01
+/** Prefix of hash tiles: then the tile level byte and the tile index. */
+export const PREFIX_HASH_TILE = 0x02
+/** Prefix of entry bundles: then the bundle index. */
+export const PREFIX_ENTRY_BUNDLE = 0x03
+/** Prefix of the dedup index: then the 32-byte leaf hash. */
+export const PREFIX_DEDUP = 0x04
+/** Prefix of log-signed checkpoints: then the tree size. */
+export const PREFIX_CHECKPOINT = 0x05
+/** Prefix of witnessed (cosigned) checkpoints: then the tree size. */
+export const PREFIX_WITNESSED = 0x06
+
+/** Length of the tree-state value: treeSize u64 then the 32-byte root hash. */
+export const TREE_STATE_SIZE = 8 + HASH_SIZE
+
+const MAX_TILE_LEVEL = 63
+
+function checkIndex(n: number, what: string): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${what} must be a safe non-negative integer`)
+}
+
+function prefixed(prefix: number, n: number, what: string): Uint8Array {
+  checkIndex(n, what)
+  return concatBytes(Uint8Array.of(prefix), u64be(n))
+}
+
+/** Returns the key of the tree state. */
+export function treeStateKey(): Uint8Array {
+  return Uint8Array.of(PREFIX_TREE_STATE)
+}
+
+/**
+ * Returns the key of a tile or entry bundle. The width is not part of the
+ * key: one record per (level, index) holds the widest version, of which every
+ * narrower one is a prefix. Throws RangeError on an invalid level or index.
+ */
+export function tileKey(tile: TileRef): Uint8Array {
+  if (tile.level === 'entries') return prefixed(PREFIX_ENTRY_BUNDLE, tile.index, 'entry bundle index')
+  const level = tile.level
+  if (!Number.isInteger(level) || level < 0 || level > MAX_TILE_LEVEL) throw new RangeError('tile level must be 0..63 or "entries"')
+  checkIndex(tile.index, 'tile index')
+  return concatBytes(Uint8Array.of(PREFIX_HASH_TILE, level), u64be(tile.index))
+}
+
+/** Returns the dedup key of a 32-byte leaf hash. Throws RangeError on another length. */
+export function dedupKey(leafHash: Uint8Array): Uint8Array {
+  if (!(leafHash instanceof Uint8Array) || leafHash.length !== HASH_SIZE) throw new RangeError('leaf hash must be 32 bytes')
+  return concatBytes(Uint8Array.of(PREFIX_DEDUP), leafHash)
+}
+
+/** Returns the key of the log-signed checkpoint of `treeSize`. */
+export function checkpointKey(treeSize: number): Uint8Array {
+  return prefixed(PREFIX_CHECKPOINT, treeSize, 'tree size')
+}
+
+/** Returns the key of the witnessed checkpoint of `treeSize`. */
+export function witnessedKey(treeSize: number): Uint8Array {
+  return prefixed(PREFIX_WITNESSED, treeSize, 'tree size')
+}
+
+/** Returns the bounds `{ gte, lt }` that select every key with this one-byte prefix. */
+export function prefixRange(prefix: number): { gte: Uint8Array; lt: Uint8Array } {
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 0xfe) throw new RangeError('prefix must be 0..254')
+  return { gte: Uint8Array.of(prefix), lt: Uint8Array.of(prefix + 1) }
+}
+
+/**
+ * Returns the safe integer of a stored big-endian u64. Throws CORRUPT when it
+ * exceeds 2^53 - 1: this implementation never writes one, so it was not us.
+ */
+export function readStoredU64(bytes: Uint8Array, offset: number, what: string): number {
+  const v = readU64be(bytes, offset)
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new TlogError('CORRUPT', `${what} ${v} exceeds 2^53-1`)
+  return Number(v)
+}
+
+/**
+ * Returns the tree size in a checkpoint key (`prefix ‖ u64`). Throws CORRUPT
+ * when the key has another prefix or length.
+ */
+export function sizeFromKey(key: Uint8Array, prefix: number): number {
+  if (key.length !== 9 || key[0] !== prefix) throw new TlogError('CORRUPT', `key ${toHex(key)} is not a tree-size key of prefix ${prefix}`)
+  return readStoredU64(key, 1, `tree size in key ${toHex(key)}`)
+}
+
+/** Returns the 8-byte value of a leaf index in the dedup index. */
+export function encodeIndexValue(index: number): Uint8Array {
+  checkIndex(index, 'leaf index')
+  return u64be(index)
+}
+
+/** Returns the leaf index a dedup value holds. Throws CORRUPT unless it is 8 bytes and safe. */
+export function parseIndexValue(value: Uint8Array, leafHash: Uint8Array): number {
+  if (value.length !== 8) throw new TlogError('CORRUPT', `dedup value for leaf ${toHex(leafHash)} is ${value.length} bytes, want 8`)
+  return readStoredU64(value, 0, `dedup index for leaf ${toHex(leafHash)}`)
+}
+
+/** Returns the tree-state value: treeSize u64 ‖ rootHash. Throws RangeError on a bad size or hash. */
+export function encodeTreeState(state: TreeState): Uint8Array {
+  checkIndex(state.treeSize, 'tree size')
+  if (!(state.rootHash instanceof Uint8Array) || state.rootHash.length !== HASH_SIZE) throw new RangeError('root hash must be 32 bytes')
+  return concatBytes(u64be(state.treeSize), state.rootHash)
+}
+
+/**
+ * Returns the tree state a stored value holds. Throws CORRUPT unless it is
+ * exactly 40 bytes with a safe tree size: recovery must not build on a
+ * truncated or foreign record.
+ */
+export function parseTreeState(value: Uint8Array): TreeState {
+  if (value.length !== TREE_STATE_SIZE) {
+    throw new TlogError('CORRUPT', `stored tree state is ${value.length} bytes, want ${TREE_STATE_SIZE}`)
+  }
+  return { treeSize: readStoredU64(value, 0, 'stored tree size'), rootHash: value.slice(8) }
+}

@@ -1,0 +1,193 @@
+import { mkdir, readdir, stat } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { Level } from 'level'
+import { TlogError } from '../core/index.ts'
+import { checkKey, checkOps, checkRange, type KvOp, type KvRange, type KvStore } from './kv.ts'
+import { KvLogStore } from './log-store.ts'
+import { StoreLockedError, StoreWriteError } from './store.ts'
+
+/**
+ * The LevelDB KvStore (classic-level underneath) and the LogStore on it. The
+ * only module that imports `level`.
+ */
+
+type Db = Level<Uint8Array, Uint8Array>
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+function copy(b: Uint8Array): Uint8Array {
+  // classic-level hands out Buffers, some of them slices of a shared pool:
+  // copy into a plain Uint8Array that owns exactly these bytes.
+  const out = new Uint8Array(b.length)
+  out.set(b)
+  return out
+}
+
+/**
+ * Returns the StoreWriteError for a failed LevelDB batch. A database that is
+ * not open rejects the batch before touching the disk: `persisted: false`.
+ * Any other failure (an I/O error, ENOSPC, corruption) may come after
+ * LevelDB appended the batch to its log, which a restart would replay:
+ * `persisted: 'unknown'`, so the sequencer exits and recovery reads back
+ * what is there.
+ */
+export function toStoreWriteError(err: unknown, dir: string): StoreWriteError {
+  const code = errorCode(err)
+  const detail = err instanceof Error ? err.message : String(err)
+  if (code === 'LEVEL_DATABASE_NOT_OPEN') {
+    return new StoreWriteError(`LevelDB at ${dir} is not open; nothing was written: ${detail}`, false, { cause: err })
+  }
+  return new StoreWriteError(`LevelDB write at ${dir} failed and may have persisted (${code ?? 'no code'}): ${detail}`, 'unknown', { cause: err })
+}
+
+function toReadError(err: unknown, dir: string): unknown {
+  if (errorCode(err) === 'LEVEL_CORRUPTION') return new TlogError('CORRUPT', `LevelDB at ${dir} is corrupt`, { cause: err })
+  return err
+}
+
+/**
+ * A KvStore in a LevelDB directory: binary keys and values (encoding
+ * 'view'), bytewise order, every batch one `db.batch(ops, { sync: true })`,
+ * fresh plain Uint8Array copies out. LevelDB holds a lock file, so one
+ * directory serves one process at a time.
+ */
+export class LevelKv implements KvStore {
+  readonly #db: Db
+  /** The absolute path of the data directory. */
+  readonly dir: string
+
+  private constructor(db: Db, dir: string) {
+    this.#db = db
+    this.dir = dir
+  }
+
+  /**
+   * Returns the store in `dir`, creating the directory and the database if
+   * missing. Throws StoreLockedError when another process (or another handle
+   * in this one) holds the directory's LevelDB lock, TlogError CORRUPT when
+   * LevelDB reports corruption, and otherwise an Error naming the directory.
+   */
+  static async open(dir: string): Promise<LevelKv> {
+    const abs = resolve(dir)
+    await mkdir(abs, { recursive: true })
+    const db: Db = new Level<Uint8Array, Uint8Array>(abs, { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: true })
+    try {
+      await db.open()
+    } catch (err) {
+      // abstract-level wraps the native error: the LevelDB code is on the cause.
+      const cause = (err as { cause?: unknown }).cause
+      const code = errorCode(cause) ?? errorCode(err)
+      if (code === 'LEVEL_LOCKED') {
+        throw new StoreLockedError(
+          `data directory ${abs} is in use by another actlog process (LevelDB lock held); stop it or choose another --data dir`,
+          { cause: err },
+        )
+      }
+      if (code === 'LEVEL_CORRUPTION') throw new TlogError('CORRUPT', `LevelDB in ${abs} is corrupt and cannot be opened`, { cause: err })
+      const detail = cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err)
+      throw new Error(`cannot open LevelDB in ${abs}: ${detail}`, { cause: err })
+    }
+    return new LevelKv(db, abs)
+  }
+
+  /** Returns a copy of the value under `key`, or undefined. */
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    checkKey(key)
+    let v: Uint8Array | undefined
+    try {
+      v = await this.#db.get(key)
+    } catch (err) {
+      throw toReadError(err, this.dir)
+    }
+    return v === undefined ? undefined : copy(v)
+  }
+
+  /** Returns copies of the values under `keys`, in order, undefined where absent. */
+  async getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    for (const k of keys) checkKey(k)
+    if (keys.length === 0) return []
+    let vs: (Uint8Array | undefined)[]
+    try {
+      vs = await this.#db.getMany(keys.slice())
+    } catch (err) {
+      throw toReadError(err, this.dir)
+    }
+    return vs.map((v) => (v === undefined ? undefined : copy(v)))
+  }
+
+  /**
+   * Applies `ops` in one `db.batch(ops, { sync: true })`: atomic, and durable
+   * when it returns. Throws StoreWriteError mapped by `toStoreWriteError`.
+   */
+  async batch(ops: readonly KvOp[]): Promise<void> {
+    checkOps(ops)
+    if (this.#db.status !== 'open') {
+      throw new StoreWriteError(`LevelDB at ${this.dir} is ${this.#db.status}; nothing was written`, false)
+    }
+    try {
+      await this.#db.batch(ops.slice(), { sync: true })
+    } catch (err) {
+      throw toStoreWriteError(err, this.dir)
+    }
+  }
+
+  /** Yields copies of the pairs within `range`, from a LevelDB snapshot taken when iteration starts. */
+  async *iterate(range: KvRange = {}): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    checkRange(range)
+    const opts: { gt?: Uint8Array; gte?: Uint8Array; lt?: Uint8Array; lte?: Uint8Array; reverse?: boolean; limit?: number } = {}
+    if (range.gt !== undefined) opts.gt = range.gt
+    if (range.gte !== undefined) opts.gte = range.gte
+    if (range.lt !== undefined) opts.lt = range.lt
+    if (range.lte !== undefined) opts.lte = range.lte
+    if (range.reverse === true) opts.reverse = true
+    if (range.limit !== undefined) opts.limit = range.limit
+    const it = this.#db.iterator(opts)
+    try {
+      for (;;) {
+        let entry: [Uint8Array, Uint8Array] | undefined
+        try {
+          entry = await it.next()
+        } catch (err) {
+          throw toReadError(err, this.dir)
+        }
+        if (entry === undefined) return
+        yield [copy(entry[0]), copy(entry[1])]
+      }
+    } finally {
+      // Close on every exit (a consumer's break or return included): an open
+      // iterator pins a LevelDB snapshot and delays close().
+      await it.close()
+    }
+  }
+
+  /** Returns the total size in bytes of the files in the data directory. */
+  async diskUsage(): Promise<number> {
+    let total = 0
+    for (const entry of await readdir(this.dir, { withFileTypes: true })) {
+      if (!entry.isFile()) continue
+      try {
+        total += (await stat(join(this.dir, entry.name))).size
+      } catch (err) {
+        // A compaction may delete a table file between readdir and stat.
+        if (errorCode(err) !== 'ENOENT') throw err
+      }
+    }
+    return total
+  }
+
+  /** Closes the database and releases the directory lock. */
+  async close(): Promise<void> {
+    await this.#db.close()
+  }
+}
+
+/**
+ * Returns the LogStore in the LevelDB directory `dir` (created if missing).
+ * Throws StoreLockedError when another process uses the directory.
+ */
+export async function openLevelLogStore(dir: string): Promise<KvLogStore> {
+  return new KvLogStore(await LevelKv.open(dir))
+}

@@ -1,0 +1,186 @@
+import { HASH_SIZE, TILE_WIDTH, TlogError, fromUtf8, isSize, toHex, utf8, type TileRef } from '../core/index.ts'
+import type { KvOp, KvStore } from './kv.ts'
+import {
+  PREFIX_CHECKPOINT,
+  PREFIX_WITNESSED,
+  checkpointKey,
+  dedupKey,
+  encodeIndexValue,
+  encodeTreeState,
+  parseIndexValue,
+  parseTreeState,
+  prefixRange,
+  sizeFromKey,
+  tileKey,
+  treeStateKey,
+  witnessedKey,
+} from './keys.ts'
+import type { CommitBatch, LogStore, TreeState } from './store.ts'
+
+const MAX_TILE_BYTES = TILE_WIDTH * HASH_SIZE
+
+function checkTileShape(tile: TileRef, data: Uint8Array, treeSize: number): void {
+  if (!(data instanceof Uint8Array)) throw new TypeError('tile data must be a Uint8Array')
+  if (!Number.isInteger(tile.width) || tile.width < 1 || tile.width > TILE_WIDTH) throw new RangeError('tile width must be 1..256')
+  const level = tile.level === 'entries' ? 0 : tile.level
+  if (tile.level === 'entries') {
+    if (data.length === 0) throw new RangeError(`entry bundle ${tile.index} is empty`)
+  } else if (data.length !== tile.width * HASH_SIZE) {
+    throw new RangeError(`tile ${tile.level}/${tile.index} of width ${tile.width} has ${data.length} bytes`)
+  }
+  // The last hash of the tile is node (8·level, index·256 + width − 1), which
+  // exists only once the tree has (index·256 + width)·256^level leaves. A tile
+  // beyond the committed size means the caller paired tiles with the wrong
+  // tree state; storing it would make recovery trust hashes no root covers.
+  // Multiplying by a power of two is exact in floating point (or overflows to
+  // Infinity, which is rightly refused).
+  if ((tile.index * TILE_WIDTH + tile.width) * 256 ** level > treeSize) {
+    throw new RangeError(`tile ${tile.level}/${tile.index} of width ${tile.width} lies beyond tree size ${treeSize}`)
+  }
+}
+
+function checkNote(note: string, what: string): void {
+  if (typeof note !== 'string' || note.length === 0) throw new TypeError(`${what} must be a non-empty string`)
+}
+
+function decodeNote(value: Uint8Array, what: string): string {
+  try {
+    return fromUtf8(value)
+  } catch (cause) {
+    throw new TlogError('CORRUPT', `stored ${what} is not valid UTF-8`, { cause })
+  }
+}
+
+/**
+ * Returns a LogStore over any KvStore, with the key layout of `keys.ts`.
+ *
+ * - `commit` issues exactly one `kv.batch` holding every put of the sequencer
+ *   batch (tiles, bundles, dedup, checkpoint, tree state), so a crash leaves
+ *   either all of it or none; the KvStore makes that batch durable.
+ * - It keeps no cache: every read goes to the KvStore, so what a read returns
+ *   is what a restarted process would find.
+ * - What it reads back is checked (value lengths, sizes ≤ 2^53 − 1, UTF-8);
+ *   anything else throws `TlogError('CORRUPT')` naming the record.
+ * - Arguments are checked too: misuse throws RangeError/TypeError before any
+ *   write.
+ * - A single writer is assumed (the sequencer): `commit` does not read the
+ *   stored state first, so it neither compares nor orders tree sizes.
+ * - `close` closes the KvStore it was given.
+ */
+export class KvLogStore implements LogStore {
+  readonly #kv: KvStore
+  /** Returns the KvStore's disk usage in bytes; present only when the KvStore can tell. */
+  readonly diskUsage?: () => Promise<number>
+
+  /** Returns a LogStore over `kv`, which it owns from now on. */
+  constructor(kv: KvStore) {
+    this.#kv = kv
+    if (kv.diskUsage !== undefined) this.diskUsage = () => kv.diskUsage!()
+  }
+
+  /** Returns the committed tree state, or undefined for a new store. Throws CORRUPT on a malformed record. */
+  async getTreeState(): Promise<TreeState | undefined> {
+    const value = await this.#kv.get(treeStateKey())
+    return value === undefined ? undefined : parseTreeState(value)
+  }
+
+  /**
+   * Returns the stored (widest) bytes of each tile, undefined where none is
+   * stored. `width` in the refs is ignored: the caller cuts hash tiles to
+   * `width × 32` bytes and entry bundles to their first `width` entries, and
+   * MUST check that the stored version is wide enough. Throws CORRUPT when a
+   * hash tile is not 1..256 hashes or an entry bundle is empty.
+   */
+  async getTiles(refs: readonly TileRef[]): Promise<(Uint8Array | undefined)[]> {
+    const keys = refs.map(tileKey)
+    const values = await this.#kv.getMany(keys)
+    return values.map((v, i) => {
+      if (v === undefined) return undefined
+      const ref = refs[i]!
+      const bad =
+        ref.level === 'entries' ? v.length === 0 : v.length === 0 || v.length > MAX_TILE_BYTES || v.length % HASH_SIZE !== 0
+      if (bad) throw new TlogError('CORRUPT', `stored tile ${ref.level}/${ref.index} has ${v.length} bytes`)
+      return v
+    })
+  }
+
+  /** Returns the index of the entry with this 32-byte leaf hash, if stored. Throws CORRUPT on a malformed record. */
+  async getIndex(leafHash: Uint8Array): Promise<number | undefined> {
+    const value = await this.#kv.get(dedupKey(leafHash))
+    return value === undefined ? undefined : parseIndexValue(value, leafHash)
+  }
+
+  /** Returns the log-signed checkpoint of exactly `treeSize`, if stored. */
+  async getCheckpoint(treeSize: number): Promise<string | undefined> {
+    const value = await this.#kv.get(checkpointKey(treeSize))
+    return value === undefined ? undefined : decodeNote(value, `checkpoint of size ${treeSize}`)
+  }
+
+  /** Returns the signed checkpoint with the smallest tree size ≥ `minSize`, if any. */
+  async getCheckpointAtLeast(minSize: number): Promise<{ treeSize: number; note: string } | undefined> {
+    const { lt } = prefixRange(PREFIX_CHECKPOINT)
+    for await (const [key, value] of this.#kv.iterate({ gte: checkpointKey(minSize), lt, limit: 1 })) {
+      const treeSize = sizeFromKey(key, PREFIX_CHECKPOINT)
+      return { treeSize, note: decodeNote(value, `checkpoint of size ${treeSize}`) }
+    }
+    return undefined
+  }
+
+  /** Returns the witnessed checkpoint of exactly `treeSize`, if stored. */
+  async getWitnessed(treeSize: number): Promise<string | undefined> {
+    const value = await this.#kv.get(witnessedKey(treeSize))
+    return value === undefined ? undefined : decodeNote(value, `witnessed checkpoint of size ${treeSize}`)
+  }
+
+  /** Returns the witnessed checkpoint with the largest tree size, if any. */
+  async getLatestWitnessed(): Promise<{ treeSize: number; note: string } | undefined> {
+    for await (const [key, value] of this.#kv.iterate({ ...prefixRange(PREFIX_WITNESSED), reverse: true, limit: 1 })) {
+      const treeSize = sizeFromKey(key, PREFIX_WITNESSED)
+      return { treeSize, note: decodeNote(value, `witnessed checkpoint of size ${treeSize}`) }
+    }
+    return undefined
+  }
+
+  /**
+   * Writes everything of one sequencer batch in one atomic, durable
+   * `kv.batch`. Checks the batch first (RangeError/TypeError, nothing
+   * written): sizes and indices safe, hashes 32 bytes, hash tiles exactly
+   * `width × 32` bytes, no tile or dedup index beyond `tree.treeSize`.
+   * Throws StoreWriteError from the KvStore when the write fails.
+   */
+  async commit(batch: CommitBatch): Promise<void> {
+    const { tree, tiles, dedup, checkpoint } = batch
+    const treeValue = encodeTreeState(tree)
+    checkNote(checkpoint, 'checkpoint')
+    const ops: KvOp[] = []
+    for (const { tile, data } of tiles) {
+      const key = tileKey(tile)
+      checkTileShape(tile, data, tree.treeSize)
+      ops.push({ type: 'put', key, value: data })
+    }
+    for (const { leafHash, index } of dedup) {
+      if (!isSize(index) || index >= tree.treeSize) {
+        throw new RangeError(`dedup index ${index} of leaf ${leafHash instanceof Uint8Array ? toHex(leafHash) : '?'} is not below tree size ${tree.treeSize}`)
+      }
+      ops.push({ type: 'put', key: dedupKey(leafHash), value: encodeIndexValue(index) })
+    }
+    ops.push({ type: 'put', key: checkpointKey(tree.treeSize), value: utf8(checkpoint) })
+    // The tree state goes in the same batch as the tiles it describes: after
+    // a crash, recovery trusts the tree state only because the batch is
+    // atomic, so the tiles it names are there too.
+    ops.push({ type: 'put', key: treeStateKey(), value: treeValue })
+    await this.#kv.batch(ops)
+  }
+
+  /** Stores a witnessed checkpoint of `treeSize` durably, replacing any of the same size. */
+  async putWitnessed(treeSize: number, note: string): Promise<void> {
+    const key = witnessedKey(treeSize)
+    checkNote(note, 'witnessed checkpoint')
+    await this.#kv.batch([{ type: 'put', key, value: utf8(note) }])
+  }
+
+  /** Closes the underlying KvStore. */
+  async close(): Promise<void> {
+    await this.#kv.close()
+  }
+}
