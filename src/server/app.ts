@@ -145,8 +145,8 @@ export function createLogApp(deps: LogAppDeps): Hono {
     let checkpoint: string
     if (sizeParam !== undefined) {
       const size = parseDecimal(sizeParam, 'size')
-      const found = (await deps.checkpoints.publishedAt(size)) ?? (c.req.query('wait') === 'witnessed' ? undefined : await deps.store.getCheckpoint(size))
-      if (found === undefined) throw new TlogError('NOT_FOUND', `the log has no checkpoint of size ${size}`)
+      const found = (await deps.checkpoints.publishedAt(size)) ?? (c.req.query('wait') === 'witnessed' ? undefined : await deps.sequencer.checkpointAt(size))
+      if (found === undefined) throw new TlogError('NOT_FOUND', `the log has no witnessed checkpoint of size ${size}`)
       checkpoint = found
     } else if (c.req.query('wait') === 'witnessed') {
       checkpoint = await deps.checkpoints.waitWitnessed(index + 1, witnessWaitMs)

@@ -20,7 +20,7 @@ export class LogSignedCheckpoints implements CheckpointSource {
     return this.sequencer.checkpoint
   }
 
-  publishedAt(treeSize: number): Promise<string | undefined> {
-    return this.store.getCheckpoint(treeSize)
+  async publishedAt(treeSize: number): Promise<string | undefined> {
+    return treeSize <= this.sequencer.treeSize ? this.sequencer.checkpointAt(treeSize) : undefined
   }
 }

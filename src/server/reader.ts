@@ -4,6 +4,7 @@ import {
   encodeTlogProof,
   inclusionProof,
   consistencyProof,
+  rootHash,
   tileHashReader,
   tilePath,
   type ExpandedTileCache,
@@ -57,6 +58,11 @@ export class LogReader {
       return d.subarray(0, t.width * 32)
     }
     return bundlePrefix(d, t.width)
+  }
+
+  /** Returns the root hash of the tree of `treeSize` leaves, from the tiles. */
+  async rootHash(treeSize: number): Promise<Uint8Array> {
+    return rootHash(treeSize, tileHashReader(treeSize, this.#tiles, this.#cache))
   }
 
   /** Returns the inclusion proof of `index` in the tree of `treeSize`. */

@@ -20,7 +20,8 @@ import {
   type TileData,
   type TileEdge,
 } from '../core/index.ts'
-import { StoreWriteError, type LogStore } from '../storage/index.ts'
+import { StoreWriteError, type Located, type LogStore } from '../storage/index.ts'
+import { LogReader, Lru } from './reader.ts'
 
 /**
  * The sequencer: the one writer of the log. It collects submissions into
@@ -54,6 +55,8 @@ export interface SequencerOptions {
   onFatal?: (err: unknown) => void
   /** Observes each committed batch (metrics). */
   onBatch?: (info: { entries: number; commitMs: number; treeSize: number }) => void
+  /** Reads tiles for past checkpoints; by default a reader over `store`. */
+  reader?: LogReader
 }
 
 /** What a submitter learns once its entry is durably sequenced. */
@@ -89,6 +92,8 @@ export class Sequencer {
   readonly #maxPending: number
   readonly #onFatal: (err: unknown) => void
   readonly #onBatch: SequencerOptions['onBatch']
+  readonly #reader: LogReader
+  readonly #pastCheckpoints = new Lru<string>(256)
   #edge: TileEdge = EMPTY_EDGE
   #rootHash: Uint8Array = EMPTY_ROOT
   #bundle: Uint8Array[] = []
@@ -109,6 +114,7 @@ export class Sequencer {
     this.#maxPending = opts.maxPending ?? 10_000
     this.#onFatal = opts.onFatal ?? (() => {})
     this.#onBatch = opts.onBatch
+    this.#reader = opts.reader ?? new LogReader(opts.store)
     if (!Number.isInteger(this.#maxBatch) || this.#maxBatch < 1) throw new RangeError('maxBatch must be a positive integer')
     if (!(this.#maxDelayMs >= 0)) throw new RangeError('maxDelayMs must be >= 0')
     if (!Number.isInteger(this.#maxPending) || this.#maxPending < 1) throw new RangeError('maxPending must be a positive integer')
@@ -166,7 +172,7 @@ export class Sequencer {
       })
       this.#bundle = entries
     }
-    const note = await this.#store.getCheckpoint(size)
+    const note = await this.#store.getCheckpoint()
     if (note === undefined) throw new TlogError('CORRUPT', `no signed checkpoint for the stored tree size ${size}`)
     const c = parseCheckpoint(parseNote(note).text)
     if (c.origin !== this.origin || c.treeSize !== size || !bytesEqual(c.rootHash, root)) {
@@ -219,8 +225,26 @@ export class Sequencer {
     const lh = leafHash(entry)
     const queued = this.#byKey.get(toHex(lh))
     if (queued !== undefined) return queued.promise.then((s) => ({ ...s, duplicate: true }))
-    const known = await this.#store.getIndex(lh)
+    const [known] = await this.#store.locate([lh])
     return known === undefined ? undefined : this.#existing(known, lh)
+  }
+
+  /**
+   * Returns the log-signed checkpoint of a past (or the current) tree size.
+   * Past checkpoints are not stored: signing is deterministic, so signing the
+   * root of `treeSize` again gives the bytes handed out when it was new.
+   */
+  async checkpointAt(treeSize: number): Promise<string> {
+    if (!Number.isSafeInteger(treeSize) || treeSize < 0 || treeSize > this.treeSize) {
+      throw new TlogError('NOT_FOUND', `the log has no tree of size ${treeSize} (it has ${this.treeSize} entries)`)
+    }
+    if (treeSize === this.treeSize) return this.#checkpoint
+    const key = String(treeSize)
+    const cached = this.#pastCheckpoints.get(key)
+    if (cached !== undefined) return cached
+    const note = await this.#sign(treeSize, await this.#reader.rootHash(treeSize))
+    this.#pastCheckpoints.set(key, note)
+    return note
   }
 
   /**
@@ -235,7 +259,7 @@ export class Sequencer {
     const key = toHex(lh)
     const queued = this.#byKey.get(key)
     if (queued !== undefined) return queued.promise.then((s) => ({ ...s, duplicate: true }))
-    const known = await this.#store.getIndex(lh)
+    const [known] = await this.#store.locate([lh])
     if (known !== undefined) return this.#existing(known, lh)
     // Another submission of the same entry may have been queued while we read the store.
     const again = this.#byKey.get(key)
@@ -257,10 +281,8 @@ export class Sequencer {
     return promise
   }
 
-  async #existing(index: number, lh: Uint8Array): Promise<Sequenced> {
-    const first = await this.#store.getCheckpointAtLeast(index + 1)
-    if (first === undefined) throw new TlogError('CORRUPT', `entry ${index} is indexed but no checkpoint contains it`)
-    return { index, leafHash: lh, checkpoint: first.note, treeSize: first.treeSize, duplicate: true }
+  async #existing(at: Located, lh: Uint8Array): Promise<Sequenced> {
+    return { index: at.index, leafHash: lh, checkpoint: await this.checkpointAt(at.treeSize), treeSize: at.treeSize, duplicate: true }
   }
 
   #schedule(): void {
@@ -306,7 +328,7 @@ export class Sequencer {
   async #writeBatch(items: Pending[]): Promise<void> {
     // The authoritative dedup check: batches run one at a time, so the store
     // reflects every earlier batch here, whatever raced in submit().
-    const known = await Promise.all(items.map((it) => this.#store.getIndex(it.leafHash)))
+    const known = await this.#store.locate(items.map((it) => it.leafHash))
     const fresh = items.filter((_, i) => known[i] === undefined)
     if (fresh.length > 0) {
       const oldSize = this.#edge.size

@@ -1,5 +1,5 @@
 import { HASH_SIZE, TlogError, concatBytes, readU64be, toHex, u64be, type TileRef } from '../core/index.ts'
-import type { TreeState } from './store.ts'
+import type { Located, TreeState } from './store.ts'
 
 /**
  * The log store's key layout over a KvStore. Each record kind has a one-byte
@@ -11,9 +11,14 @@ import type { TreeState } from './store.ts'
  * | 0x01                                 | treeSize u64 ‖ rootHash 32 |
  * | 0x02 ‖ level u8 ‖ index u64          | hash tile, widest version  |
  * | 0x03 ‖ index u64                     | entry bundle, widest       |
- * | 0x04 ‖ leafHash 32                   | leaf index u64             |
- * | 0x05 ‖ treeSize u64                  | signed checkpoint, UTF-8   |
- * | 0x06 ‖ treeSize u64                  | witnessed checkpoint, UTF-8|
+ * | 0x04 ‖ leafHash 32                   | leaf index u64 ‖ size u64  |
+ * | 0x05                                 | latest signed checkpoint   |
+ * | 0x06                                 | latest witnessed checkpoint|
+ *
+ * The dedup value also holds the size of the first checkpoint that contains
+ * the entry (the end of its batch). Past checkpoints are not stored: Ed25519
+ * signing is deterministic, so the log re-signs the checkpoint of any past
+ * size from its tiles and gets the very bytes it handed out then.
  *
  * Prefix 0x00 is reserved for a future format marker. The prefixes are an
  * on-disk format: never renumber them.
@@ -27,9 +32,9 @@ export const PREFIX_HASH_TILE = 0x02
 export const PREFIX_ENTRY_BUNDLE = 0x03
 /** Prefix of the dedup index: then the 32-byte leaf hash. */
 export const PREFIX_DEDUP = 0x04
-/** Prefix of log-signed checkpoints: then the tree size. */
+/** Key of the latest log-signed checkpoint. */
 export const PREFIX_CHECKPOINT = 0x05
-/** Prefix of witnessed (cosigned) checkpoints: then the tree size. */
+/** Key of the latest witnessed (cosigned) checkpoint. */
 export const PREFIX_WITNESSED = 0x06
 
 /** Length of the tree-state value: treeSize u64 then the 32-byte root hash. */
@@ -70,14 +75,14 @@ export function dedupKey(leafHash: Uint8Array): Uint8Array {
   return concatBytes(Uint8Array.of(PREFIX_DEDUP), leafHash)
 }
 
-/** Returns the key of the log-signed checkpoint of `treeSize`. */
-export function checkpointKey(treeSize: number): Uint8Array {
-  return prefixed(PREFIX_CHECKPOINT, treeSize, 'tree size')
+/** Returns the key of the latest log-signed checkpoint. */
+export function checkpointKey(): Uint8Array {
+  return Uint8Array.of(PREFIX_CHECKPOINT)
 }
 
-/** Returns the key of the witnessed checkpoint of `treeSize`. */
-export function witnessedKey(treeSize: number): Uint8Array {
-  return prefixed(PREFIX_WITNESSED, treeSize, 'tree size')
+/** Returns the key of the latest witnessed checkpoint. */
+export function witnessedKey(): Uint8Array {
+  return Uint8Array.of(PREFIX_WITNESSED)
 }
 
 /** Returns the bounds `{ gte, lt }` that select every key with this one-byte prefix. */
@@ -96,25 +101,21 @@ export function readStoredU64(bytes: Uint8Array, offset: number, what: string): 
   return Number(v)
 }
 
-/**
- * Returns the tree size in a checkpoint key (`prefix ‖ u64`). Throws CORRUPT
- * when the key has another prefix or length.
- */
-export function sizeFromKey(key: Uint8Array, prefix: number): number {
-  if (key.length !== 9 || key[0] !== prefix) throw new TlogError('CORRUPT', `key ${toHex(key)} is not a tree-size key of prefix ${prefix}`)
-  return readStoredU64(key, 1, `tree size in key ${toHex(key)}`)
+/** Returns the 16-byte dedup value: leaf index u64 ‖ first checkpoint size u64. */
+export function encodeLocated(at: Located): Uint8Array {
+  checkIndex(at.index, 'leaf index')
+  checkIndex(at.treeSize, 'tree size')
+  if (at.index >= at.treeSize) throw new RangeError(`leaf index ${at.index} is not below the checkpoint size ${at.treeSize}`)
+  return concatBytes(u64be(at.index), u64be(at.treeSize))
 }
 
-/** Returns the 8-byte value of a leaf index in the dedup index. */
-export function encodeIndexValue(index: number): Uint8Array {
-  checkIndex(index, 'leaf index')
-  return u64be(index)
-}
-
-/** Returns the leaf index a dedup value holds. Throws CORRUPT unless it is 8 bytes and safe. */
-export function parseIndexValue(value: Uint8Array, leafHash: Uint8Array): number {
-  if (value.length !== 8) throw new TlogError('CORRUPT', `dedup value for leaf ${toHex(leafHash)} is ${value.length} bytes, want 8`)
-  return readStoredU64(value, 0, `dedup index for leaf ${toHex(leafHash)}`)
+/** Returns what a dedup value holds. Throws CORRUPT unless it is 16 bytes, safe, and index < size. */
+export function parseLocated(value: Uint8Array, leafHash: Uint8Array): Located {
+  if (value.length !== 16) throw new TlogError('CORRUPT', `dedup value for leaf ${toHex(leafHash)} is ${value.length} bytes, want 16`)
+  const index = readStoredU64(value, 0, `dedup index for leaf ${toHex(leafHash)}`)
+  const treeSize = readStoredU64(value, 8, `dedup checkpoint size for leaf ${toHex(leafHash)}`)
+  if (index >= treeSize) throw new TlogError('CORRUPT', `dedup value for leaf ${toHex(leafHash)} puts index ${index} outside its checkpoint of size ${treeSize}`)
+  return { index, treeSize }
 }
 
 /** Returns the tree-state value: treeSize u64 ‖ rootHash. Throws RangeError on a bad size or hash. */

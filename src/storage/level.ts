@@ -83,6 +83,7 @@ export class LevelKv implements KvStore {
       if (code === 'LEVEL_LOCKED') {
         throw new StoreLockedError(
           `data directory ${abs} is in use by another actlog process (LevelDB lock held); stop it or choose another --data dir`,
+          abs,
           { cause: err },
         )
       }

@@ -1,21 +1,7 @@
 import { HASH_SIZE, TILE_WIDTH, TlogError, fromUtf8, isSize, toHex, utf8, type TileRef } from '../core/index.ts'
 import type { KvOp, KvStore } from './kv.ts'
-import {
-  PREFIX_CHECKPOINT,
-  PREFIX_WITNESSED,
-  checkpointKey,
-  dedupKey,
-  encodeIndexValue,
-  encodeTreeState,
-  parseIndexValue,
-  parseTreeState,
-  prefixRange,
-  sizeFromKey,
-  tileKey,
-  treeStateKey,
-  witnessedKey,
-} from './keys.ts'
-import type { CommitBatch, LogStore, TreeState } from './store.ts'
+import { checkpointKey, dedupKey, encodeLocated, encodeTreeState, parseLocated, parseTreeState, tileKey, treeStateKey, witnessedKey } from './keys.ts'
+import type { CommitBatch, Located, LogStore, TreeState } from './store.ts'
 
 const MAX_TILE_BYTES = TILE_WIDTH * HASH_SIZE
 
@@ -104,41 +90,22 @@ export class KvLogStore implements LogStore {
     })
   }
 
-  /** Returns the index of the entry with this 32-byte leaf hash, if stored. Throws CORRUPT on a malformed record. */
-  async getIndex(leafHash: Uint8Array): Promise<number | undefined> {
-    const value = await this.#kv.get(dedupKey(leafHash))
-    return value === undefined ? undefined : parseIndexValue(value, leafHash)
+  /** Returns where each leaf hash's entry is, in one read of all of them. Throws CORRUPT on a malformed record. */
+  async locate(leafHashes: readonly Uint8Array[]): Promise<(Located | undefined)[]> {
+    const values = await this.#kv.getMany(leafHashes.map(dedupKey))
+    return values.map((v, i) => (v === undefined ? undefined : parseLocated(v, leafHashes[i]!)))
   }
 
-  /** Returns the log-signed checkpoint of exactly `treeSize`, if stored. */
-  async getCheckpoint(treeSize: number): Promise<string | undefined> {
-    const value = await this.#kv.get(checkpointKey(treeSize))
-    return value === undefined ? undefined : decodeNote(value, `checkpoint of size ${treeSize}`)
+  /** Returns the latest log-signed checkpoint, if stored. */
+  async getCheckpoint(): Promise<string | undefined> {
+    const value = await this.#kv.get(checkpointKey())
+    return value === undefined ? undefined : decodeNote(value, 'latest checkpoint')
   }
 
-  /** Returns the signed checkpoint with the smallest tree size ≥ `minSize`, if any. */
-  async getCheckpointAtLeast(minSize: number): Promise<{ treeSize: number; note: string } | undefined> {
-    const { lt } = prefixRange(PREFIX_CHECKPOINT)
-    for await (const [key, value] of this.#kv.iterate({ gte: checkpointKey(minSize), lt, limit: 1 })) {
-      const treeSize = sizeFromKey(key, PREFIX_CHECKPOINT)
-      return { treeSize, note: decodeNote(value, `checkpoint of size ${treeSize}`) }
-    }
-    return undefined
-  }
-
-  /** Returns the witnessed checkpoint of exactly `treeSize`, if stored. */
-  async getWitnessed(treeSize: number): Promise<string | undefined> {
-    const value = await this.#kv.get(witnessedKey(treeSize))
-    return value === undefined ? undefined : decodeNote(value, `witnessed checkpoint of size ${treeSize}`)
-  }
-
-  /** Returns the witnessed checkpoint with the largest tree size, if any. */
-  async getLatestWitnessed(): Promise<{ treeSize: number; note: string } | undefined> {
-    for await (const [key, value] of this.#kv.iterate({ ...prefixRange(PREFIX_WITNESSED), reverse: true, limit: 1 })) {
-      const treeSize = sizeFromKey(key, PREFIX_WITNESSED)
-      return { treeSize, note: decodeNote(value, `witnessed checkpoint of size ${treeSize}`) }
-    }
-    return undefined
+  /** Returns the latest witnessed checkpoint, if stored. */
+  async getWitnessed(): Promise<string | undefined> {
+    const value = await this.#kv.get(witnessedKey())
+    return value === undefined ? undefined : decodeNote(value, 'latest witnessed checkpoint')
   }
 
   /**
@@ -162,9 +129,9 @@ export class KvLogStore implements LogStore {
       if (!isSize(index) || index >= tree.treeSize) {
         throw new RangeError(`dedup index ${index} of leaf ${leafHash instanceof Uint8Array ? toHex(leafHash) : '?'} is not below tree size ${tree.treeSize}`)
       }
-      ops.push({ type: 'put', key: dedupKey(leafHash), value: encodeIndexValue(index) })
+      ops.push({ type: 'put', key: dedupKey(leafHash), value: encodeLocated({ index, treeSize: tree.treeSize }) })
     }
-    ops.push({ type: 'put', key: checkpointKey(tree.treeSize), value: utf8(checkpoint) })
+    ops.push({ type: 'put', key: checkpointKey(), value: utf8(checkpoint) })
     // The tree state goes in the same batch as the tiles it describes: after
     // a crash, recovery trusts the tree state only because the batch is
     // atomic, so the tiles it names are there too.
@@ -172,11 +139,10 @@ export class KvLogStore implements LogStore {
     await this.#kv.batch(ops)
   }
 
-  /** Stores a witnessed checkpoint of `treeSize` durably, replacing any of the same size. */
-  async putWitnessed(treeSize: number, note: string): Promise<void> {
-    const key = witnessedKey(treeSize)
+  /** Stores the latest witnessed checkpoint durably, replacing the previous one. */
+  async putWitnessed(note: string): Promise<void> {
     checkNote(note, 'witnessed checkpoint')
-    await this.#kv.batch([{ type: 'put', key, value: utf8(note) }])
+    await this.#kv.batch([{ type: 'put', key: witnessedKey(), value: utf8(note) }])
   }
 
   /** Closes the underlying KvStore. */

@@ -9,40 +9,51 @@ import type { TileData, TileRef } from '../core/index.ts'
  *   partial tile of width W is the prefix of every wider version, so one
  *   record per (level, index) serves every `.p/W` a checkpoint needs;
  * - the tree state (size and root) the tiles describe;
- * - the dedup index (leaf hash -> index);
- * - every signed checkpoint, by tree size, and the cosigned (witnessed)
- *   version of those that witnesses cosigned.
+ * - the dedup index: leaf hash -> index and the size of the first checkpoint
+ *   that contains the entry;
+ * - the latest signed checkpoint and the latest witnessed (cosigned) one.
+ *   Past checkpoints are not kept: Ed25519 signing is deterministic, so the
+ *   log re-signs any past size from its tiles and gets the same bytes.
  *
  * Durability: `commit` writes everything of one sequencer batch in one
  * atomic, synced write. It returns only after the write is durable; when it
  * throws, a StoreWriteError says whether anything may have persisted.
+ *
+ * A store has a single writer (the sequencer of one process; LevelDB's lock
+ * keeps a second process out), so `commit` neither reads nor compares the
+ * stored tree state before writing.
  */
 export interface LogStore {
   /** Returns the committed tree state, or undefined for a new store. */
   getTreeState(): Promise<TreeState | undefined>
   /**
    * Returns the stored bytes of each tile (hash tiles and entry bundles), or
-   * undefined where none is stored. The bytes are the widest version stored;
-   * callers cut them to the width they need.
+   * undefined where none is stored. `width` is not used for the lookup: the
+   * bytes are the widest version stored, and callers MUST cut them to the
+   * width they need and check the stored version is wide enough (for entry
+   * bundles, by walking the length prefixes).
    */
   getTiles(refs: readonly TileRef[]): Promise<(Uint8Array | undefined)[]>
-  /** Returns the index of the entry with this leaf hash, if the log holds it. */
-  getIndex(leafHash: Uint8Array): Promise<number | undefined>
-  /** Returns the log-signed checkpoint of exactly this tree size, if one was signed. */
-  getCheckpoint(treeSize: number): Promise<string | undefined>
-  /** Returns the smallest signed checkpoint with a tree size of at least `minSize`. */
-  getCheckpointAtLeast(minSize: number): Promise<{ treeSize: number; note: string } | undefined>
-  /** Returns the witnessed (cosigned) checkpoint of exactly this size, if any. */
-  getWitnessed(treeSize: number): Promise<string | undefined>
-  /** Returns the witnessed checkpoint with the largest tree size, if any. */
-  getLatestWitnessed(): Promise<{ treeSize: number; note: string } | undefined>
+  /** Returns, per leaf hash, where the log holds that entry, or undefined. One round trip for all. */
+  locate(leafHashes: readonly Uint8Array[]): Promise<(Located | undefined)[]>
+  /** Returns the latest log-signed checkpoint (the one of the stored tree state). */
+  getCheckpoint(): Promise<string | undefined>
+  /** Returns the latest witnessed checkpoint, if any. */
+  getWitnessed(): Promise<string | undefined>
   /** Writes one batch atomically and durably (LevelDB: one batch with sync). */
   commit(batch: CommitBatch): Promise<void>
-  /** Stores a witnessed checkpoint durably. */
-  putWitnessed(treeSize: number, note: string): Promise<void>
+  /** Stores the latest witnessed checkpoint durably. */
+  putWitnessed(note: string): Promise<void>
   /** Returns how many bytes the store occupies on disk, when it can tell. */
   diskUsage?(): Promise<number>
+  /** Closes the store; later calls fail. */
   close(): Promise<void>
+}
+
+/** Where an entry is: its index and the size of the first checkpoint that contains it. */
+export interface Located {
+  index: number
+  treeSize: number
 }
 
 /** The size and root hash of the committed tree. */
@@ -57,9 +68,9 @@ export interface CommitBatch {
   tree: TreeState
   /** Hash tiles and entry bundles whose contents changed. Entry bundles have level 'entries'. */
   tiles: TileData[]
-  /** Leaf hash -> index of each new entry. */
+  /** Leaf hash -> index of each new entry; its first checkpoint is the one of `tree`. */
   dedup: { leafHash: Uint8Array; index: number }[]
-  /** The log-signed checkpoint of the new tree size. */
+  /** The log-signed checkpoint of the new tree size (replaces the previous one). */
   checkpoint: string
 }
 
@@ -80,9 +91,14 @@ export class StoreWriteError extends Error {
   }
 }
 
-/**
- * Thrown when the data directory is already in use by another process.
- */
+/** Thrown when the data directory is already in use by another process. */
 export class StoreLockedError extends Error {
   override name = 'StoreLockedError'
+  constructor(
+    message: string,
+    readonly dir: string,
+    opts?: { cause?: unknown },
+  ) {
+    super(message, opts)
+  }
 }

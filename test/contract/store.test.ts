@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   EMPTY_EDGE,
   HASH_SIZE,
+  concatBytes,
   TlogError,
   appendToEdge,
   compareBytes,
@@ -198,8 +199,9 @@ async function expectCommitted(store: LogStore, batch: CommitBatch): Promise<voi
   expect(state?.rootHash).toEqual(batch.tree.rootHash)
   const got = await store.getTiles(batch.tiles.map((t) => t.tile))
   expect(got).toEqual(batch.tiles.map((t) => t.data))
-  for (const { leafHash: h, index } of batch.dedup) expect(await store.getIndex(h)).toBe(index)
-  expect(await store.getCheckpoint(batch.tree.treeSize)).toBe(batch.checkpoint)
+  const at = await store.locate(batch.dedup.map((d) => d.leafHash))
+  expect(at).toEqual(batch.dedup.map(({ index }) => ({ index, treeSize: batch.tree.treeSize })))
+  expect(await store.getCheckpoint()).toBe(batch.checkpoint)
 }
 
 /** Asserts that nothing `batch` wrote (beyond what `before` also wrote) is visible. */
@@ -207,8 +209,8 @@ async function expectNotCommitted(store: LogStore, batch: CommitBatch, before: C
   const state = await store.getTreeState()
   expect(state?.treeSize).toBe(before.tree.treeSize)
   expect(state?.rootHash).toEqual(before.tree.rootHash)
-  expect(await store.getCheckpoint(batch.tree.treeSize)).toBeUndefined()
-  for (const { leafHash: h } of batch.dedup) expect(await store.getIndex(h)).toBeUndefined()
+  expect(await store.getCheckpoint()).toBe(before.checkpoint)
+  for (const located of await store.locate(batch.dedup.map((d) => d.leafHash))) expect(located).toBeUndefined()
   // Every tile of `batch` is either absent or still the version `before` wrote.
   const got = await store.getTiles(batch.tiles.map((t) => t.tile))
   const prior = new Map(before.tiles.map((t) => [`${t.tile.level}/${t.tile.index}`, t.data]))
@@ -434,11 +436,10 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         const store = await logStore()
         expect(await store.getTreeState()).toBeUndefined()
         expect(await store.getTiles([{ level: 0, index: 0, width: 1 }, { level: 'entries', index: 0, width: 1 }])).toEqual([undefined, undefined])
-        expect(await store.getIndex(new Uint8Array(32))).toBeUndefined()
-        expect(await store.getCheckpoint(0)).toBeUndefined()
-        expect(await store.getCheckpointAtLeast(0)).toBeUndefined()
-        expect(await store.getWitnessed(0)).toBeUndefined()
-        expect(await store.getLatestWitnessed()).toBeUndefined()
+        expect(await store.locate([new Uint8Array(32)])).toEqual([undefined])
+        expect(await store.locate([])).toEqual([])
+        expect(await store.getCheckpoint()).toBeUndefined()
+        expect(await store.getWitnessed()).toBeUndefined()
       })
 
       it('reads back what one commit wrote: tree state, hash tiles, entry bundles, dedup, checkpoint', async () => {
@@ -457,11 +458,7 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         await expectCommitted(store, batch)
         const [bundle1] = await store.getTiles([{ level: 'entries', index: 1, width: 44 }])
         expect(parseEntryBundle(bundle1!, 44)).toEqual(entries.slice(256))
-        expect(await store.getCheckpointAtLeast(1)).toEqual({ treeSize: 300, note: batch.checkpoint })
-        expect(await store.getCheckpointAtLeast(300)).toEqual({ treeSize: 300, note: batch.checkpoint })
-        expect(await store.getCheckpointAtLeast(301)).toBeUndefined()
-        expect(await store.getCheckpoint(299)).toBeUndefined()
-        expect(await store.getIndex(leafHash(utf8('not logged')))).toBeUndefined()
+        expect(await store.locate([leafHash(utf8('not logged'))])).toEqual([undefined])
       })
 
       it('returns plain copies that callers may mutate, and keeps its own copy of committed data', async () => {
@@ -480,7 +477,7 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         expect(isPlainCopy(state!.rootHash)).toBe(true)
       })
 
-      it('keeps the latest, wider version of a tile and every earlier checkpoint', async () => {
+      it('keeps the latest, wider version of a tile, and where each entry first appeared', async () => {
         const store = await logStore()
         const { batches, entries } = growLog([3, 5, 260])
         const [b3, b5, b260] = [batches[0]!, batches[1]!, batches[2]!]
@@ -495,48 +492,35 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         const [full] = await store.getTiles([{ level: 0, index: 0, width: 256 }])
         expect(full!.length).toBe(256 * 32)
         expect(full!.subarray(0, 5 * 32)).toEqual(tile)
+        // Each entry keeps the size of the first checkpoint that contains it: the end of its batch.
         for (const b of batches) {
-          expect(await store.getCheckpoint(b.tree.treeSize)).toBe(b.checkpoint)
-          for (const { leafHash: h, index } of b.dedup) expect(await store.getIndex(h)).toBe(index)
+          expect(await store.locate(b.dedup.map((d) => d.leafHash))).toEqual(b.dedup.map(({ index }) => ({ index, treeSize: b.tree.treeSize })))
         }
-        expect((await store.getCheckpointAtLeast(4))?.treeSize).toBe(5)
-        expect((await store.getCheckpointAtLeast(3))?.treeSize).toBe(3)
-        expect((await store.getCheckpointAtLeast(6))?.treeSize).toBe(260)
-        expect((await store.getCheckpointAtLeast(0))?.treeSize).toBe(3)
+        expect(await store.getCheckpoint()).toBe(b260.checkpoint)
       })
 
-      it('stores witnessed checkpoints apart from signed ones and finds the largest', async () => {
+      it('keeps the latest witnessed checkpoint apart from the signed one', async () => {
         const store = await logStore()
         const { batches } = growLog([3, 5, 9])
         for (const b of batches) await store.commit(b)
-        await store.putWitnessed(5, 'witnessed 5')
-        await store.putWitnessed(3, 'witnessed 3')
-        expect(await store.getLatestWitnessed()).toEqual({ treeSize: 5, note: 'witnessed 5' })
-        expect(await store.getWitnessed(3)).toBe('witnessed 3')
-        expect(await store.getWitnessed(9)).toBeUndefined()
-        expect(await store.getCheckpoint(5)).toBe(batches[1]!.checkpoint)
-        await store.putWitnessed(5, 'witnessed 5 with a third cosignature')
-        expect(await store.getLatestWitnessed()).toEqual({ treeSize: 5, note: 'witnessed 5 with a third cosignature' })
-        await store.putWitnessed(9, 'witnessed 9 \u2014 ok')
-        expect(await store.getLatestWitnessed()).toEqual({ treeSize: 9, note: 'witnessed 9 \u2014 ok' })
+        await store.putWitnessed('witnessed 5')
+        expect(await store.getWitnessed()).toBe('witnessed 5')
+        expect(await store.getCheckpoint()).toBe(batches[2]!.checkpoint)
+        await store.putWitnessed('witnessed 9 \u2014 ok')
+        expect(await store.getWitnessed()).toBe('witnessed 9 \u2014 ok')
       })
 
-      it('orders checkpoints numerically for sizes above 2^32 and up to 2^53-1', async () => {
+      it('keeps sizes and indices above 2^32 and up to 2^53-1 exact', async () => {
         const store = await logStore()
         const sizes = [2 ** 32 + 1, 2, 2 ** 32, 2 ** 53 - 1, 256, 2 ** 32 - 1, 2 ** 40 + 255]
-        for (const s of sizes) await store.commit(bareCommit(s))
+        for (const s of sizes) {
+          const b = bareCommit(s)
+          const h = leafHash(utf8(`leaf at ${s}`))
+          await store.commit({ ...b, dedup: [{ leafHash: h, index: s - 1 }] })
+          expect(await store.locate([h])).toEqual([{ index: s - 1, treeSize: s }])
+          expect(await store.getCheckpoint()).toBe(checkpointNote(s))
+        }
         expect((await store.getTreeState())?.treeSize).toBe(2 ** 40 + 255)
-        const atLeast = async (n: number): Promise<number | undefined> => (await store.getCheckpointAtLeast(n))?.treeSize
-        expect(await atLeast(0)).toBe(2)
-        expect(await atLeast(3)).toBe(256)
-        expect(await atLeast(257)).toBe(2 ** 32 - 1)
-        expect(await atLeast(2 ** 32)).toBe(2 ** 32)
-        expect(await atLeast(2 ** 32 + 2)).toBe(2 ** 40 + 255)
-        expect(await atLeast(2 ** 40 + 256)).toBe(2 ** 53 - 1)
-        expect(await atLeast(2 ** 53 - 1)).toBe(2 ** 53 - 1)
-        expect(await store.getCheckpoint(2 ** 32)).toBe(checkpointNote(2 ** 32))
-        for (const s of [2 ** 32 - 1, 2 ** 32 + 5, 7, 2 ** 33]) await store.putWitnessed(s, `w ${s}`)
-        expect(await store.getLatestWitnessed()).toEqual({ treeSize: 2 ** 33, note: `w ${2 ** 33}` })
         // Tiles far apart in index and level land on distinct records.
         const big = 2 ** 53 - 1
         const tiles: TileData[] = [
@@ -580,8 +564,7 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         }
         expect(kv.calls).toBe(1)
         await expectCommitted(store, good)
-        await expect(store.putWitnessed(-1, 'x')).rejects.toBeInstanceOf(RangeError)
-        await expect(store.putWitnessed(1, '')).rejects.toBeInstanceOf(TypeError)
+        await expect(store.putWitnessed('')).rejects.toBeInstanceOf(TypeError)
         await expect(store.getTiles([{ level: 0, index: -1, width: 1 }])).rejects.toBeInstanceOf(RangeError)
         expect(kv.calls).toBe(1)
       })
@@ -595,7 +578,6 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         kv.failAt(1, 'before')
         await expectWriteError(store.commit(second), false)
         await expectNotCommitted(store, second, first)
-        expect(await store.getCheckpointAtLeast(201)).toBeUndefined()
         // After a restart too: nothing of the failed batch reached the disk.
         const restarted = new KvLogStore(await backend.restart())
         opened.push(restarted)
@@ -619,7 +601,6 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         const restarted = new KvLogStore(await backend.restart())
         opened.push(restarted)
         await expectCommitted(restarted, batches[1]!)
-        expect((await restarted.getCheckpointAtLeast(101))?.treeSize).toBe(513)
       })
 
       it('counts failAt from now and fails every write after failAll until healed', async () => {
@@ -636,8 +617,8 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         kv.failAll()
         const err = await expectWriteError(store.commit(batches[2]!), false)
         expect(err.message).toMatch(/ENOSPC/)
-        await expectWriteError(store.putWitnessed(2, 'w'), false)
-        expect(await store.getWitnessed(2)).toBeUndefined()
+        await expectWriteError(store.putWitnessed('w'), false)
+        expect(await store.getWitnessed()).toBeUndefined()
         expect((await store.getTreeState())?.treeSize).toBe(2)
         expect([kv.calls, kv.written]).toEqual([5, 2])
         kv.heal()
@@ -652,16 +633,15 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         const store = await backend.openLogStore()
         const { batches } = growLog([70, 600])
         for (const b of batches) await store.commit(b)
-        await store.putWitnessed(70, 'witnessed 70')
+        await store.putWitnessed('witnessed 70')
         await store.close()
         // A closed store refuses writes and says nothing was written.
         await expectWriteError(store.commit(bareCommit(601)), false)
         const reopened = new KvLogStore(await backend.restart())
         opened.push(reopened)
         await expectCommitted(reopened, batches[1]!)
-        for (const { leafHash: h, index } of batches[0]!.dedup) expect(await reopened.getIndex(h)).toBe(index)
-        expect(await reopened.getCheckpoint(70)).toBe(batches[0]!.checkpoint)
-        expect(await reopened.getLatestWitnessed()).toEqual({ treeSize: 70, note: 'witnessed 70' })
+        expect(await reopened.locate(batches[0]!.dedup.map((d) => d.leafHash))).toEqual(batches[0]!.dedup.map(({ index }) => ({ index, treeSize: 70 })))
+        expect(await reopened.getWitnessed()).toBe('witnessed 70')
       })
 
       it('throws CORRUPT, naming the record, on malformed stored values', async () => {
@@ -677,13 +657,15 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         await put(treeStateKey(), tooBig)
         await expectCode(store.getTreeState(), 'CORRUPT')
         const h = leafHash(utf8('e'))
-        await put(dedupKey(h), new Uint8Array(7))
-        await expectCode(store.getIndex(h), 'CORRUPT')
-        await put(dedupKey(h), u64be(2n ** 64n - 1n))
-        await expectCode(store.getIndex(h), 'CORRUPT')
-        await put(checkpointKey(5), bytes(0x74, 0xff, 0x0a))
-        await expectCode(store.getCheckpoint(5), 'CORRUPT')
-        await expectCode(store.getCheckpointAtLeast(1), 'CORRUPT')
+        await put(dedupKey(h), new Uint8Array(8))
+        await expectCode(store.locate([h]), 'CORRUPT')
+        await put(dedupKey(h), concatBytes(u64be(2n ** 64n - 1n), u64be(5)))
+        await expectCode(store.locate([h]), 'CORRUPT')
+        // An index outside its own checkpoint cannot be.
+        await put(dedupKey(h), concatBytes(u64be(5), u64be(5)))
+        expect((await expectCode(store.locate([h]), 'CORRUPT')).message).toMatch(/outside/)
+        await put(checkpointKey(), bytes(0x74, 0xff, 0x0a))
+        await expectCode(store.getCheckpoint(), 'CORRUPT')
         const ref: TileRef = { level: 0, index: 0, width: 1 }
         await put(tileKey(ref), new Uint8Array(33))
         await expectCode(store.getTiles([ref]), 'CORRUPT')
@@ -691,10 +673,8 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         await expectCode(store.getTiles([ref]), 'CORRUPT')
         await put(tileKey({ level: 'entries', index: 0, width: 1 }), new Uint8Array(0))
         await expectCode(store.getTiles([{ level: 'entries', index: 0, width: 1 }]), 'CORRUPT')
-        // A key under the witnessed prefix that is not prefix ‖ u64.
-        await put(witnessedKey(3), utf8('ok'))
-        await put(bytes(6, 0xff), utf8('stray'))
-        expect((await expectCode(store.getLatestWitnessed(), 'CORRUPT')).message).toMatch(/06ff/)
+        await put(witnessedKey(), bytes(0xc3, 0x28))
+        await expectCode(store.getWitnessed(), 'CORRUPT')
       })
 
       it(`reports disk usage ${name === 'memory' ? 'not at all' : 'that grows with the data'}`, async () => {
