@@ -187,10 +187,15 @@ export function expandTile(data: Uint8Array): Uint8Array[][] {
   return levels
 }
 
-/** A cache of expanded tiles, keyed by tile path; callers bound its size. */
+/**
+ * A cache of expanded tiles, keyed by tile and width; callers bound its
+ * size. It holds promises, so concurrent proofs over the same tiles (every
+ * proof of one batch) share one read and one expansion.
+ */
 export interface ExpandedTileCache {
-  get(key: string): Uint8Array[][] | undefined
-  set(key: string, levels: Uint8Array[][]): void
+  get(key: string): Promise<Uint8Array[][]> | undefined
+  set(key: string, levels: Promise<Uint8Array[][]>): void
+  delete(key: string): void
 }
 
 /**
@@ -204,7 +209,7 @@ export function tileHashReader(treeSize: number, tiles: TileReader, cache?: Expa
   return {
     async readHashes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
       const wanted = ids.map((id) => tileForNode(id, treeSize))
-      const expanded = new Map<string, Uint8Array[][]>()
+      const expanded = new Map<string, Promise<Uint8Array[][]>>()
       const missing = new Map<string, TileRef>()
       for (const w of wanted) {
         const key = tileKey(w.tile)
@@ -213,21 +218,29 @@ export function tileHashReader(treeSize: number, tiles: TileReader, cache?: Expa
         if (hit !== undefined) expanded.set(key, hit)
         else missing.set(key, w.tile)
       }
-      const refs = [...missing.values()]
-      const datas = refs.length === 0 ? [] : await tiles.readTiles(refs)
-      refs.forEach((t, i) => {
-        const d = datas[i]
-        if (!(d instanceof Uint8Array) || d.length !== t.width * HASH_SIZE) {
-          throw new TlogError('CORRUPT', `${tilePath(t)} has ${d?.length ?? 0} bytes, want ${t.width * HASH_SIZE}`)
-        }
-        const levels = expandTile(d)
-        expanded.set(tileKey(t), levels)
-        cache?.set(tileKey(t), levels)
-      })
-      return wanted.map((w) => {
-        const levels = expanded.get(tileKey(w.tile))!
-        return levels[Math.log2(w.count)]![w.offset / w.count]!
-      })
+      if (missing.size > 0) {
+        const refs = [...missing.values()]
+        const read = tiles.readTiles(refs)
+        refs.forEach((t, i) => {
+          const key = tileKey(t)
+          const p = read.then((datas) => {
+            const d = datas[i]
+            if (!(d instanceof Uint8Array) || d.length !== t.width * HASH_SIZE) {
+              throw new TlogError('CORRUPT', `${tilePath(t)} has ${d?.length ?? 0} bytes, want ${t.width * HASH_SIZE}`)
+            }
+            return expandTile(d)
+          })
+          expanded.set(key, p)
+          if (cache !== undefined) {
+            cache.set(key, p)
+            // A failed read must not stay cached: the next proof tries again.
+            p.catch(() => cache.delete(key))
+          }
+        })
+      }
+      const levels = new Map<string, Uint8Array[][]>()
+      await Promise.all([...expanded].map(async ([k, p]) => levels.set(k, await p)))
+      return wanted.map((w) => levels.get(tileKey(w.tile))![Math.log2(w.count)]![w.offset / w.count]!)
     },
   }
 }

@@ -26,7 +26,7 @@ export class LogReader {
 
   constructor(store: LogStore, cacheEntries = 512) {
     this.#store = store
-    this.#cache = new Lru<Uint8Array[][]>(cacheEntries)
+    this.#cache = new Lru<Promise<Uint8Array[][]>>(cacheEntries)
     this.#tiles = {
       readTiles: async (refs) => {
         const got = await this.#store.getTiles(refs)
@@ -131,6 +131,9 @@ export class Lru<V> {
     this.#map.delete(key)
     this.#map.set(key, v)
     if (this.#map.size > this.max) this.#map.delete(this.#map.keys().next().value!)
+  }
+  delete(key: string): void {
+    this.#map.delete(key)
   }
   get size(): number {
     return this.#map.size

@@ -80,6 +80,9 @@ interface Pending {
   reject: (e: unknown) => void
 }
 
+/** How many recent batches #locate consults for lookups that raced with a commit. */
+const RECENT_BATCHES = 256
+
 /** Listener of new checkpoints. */
 export type CheckpointListener = (checkpoint: string, treeSize: number) => void
 
@@ -104,6 +107,11 @@ export class Sequencer {
   #committing: Promise<void> | undefined
   #stopped: Error | undefined
   #listeners = new Set<CheckpointListener>()
+  // Batches committed so far, and the entries of the most recent ones: a
+  // lookup that raced with a commit finds its entry here (see #locate).
+  #generation = 0
+  #recent: { generation: number; located: Map<string, Located> }[] = []
+  #locates: { leafHash: Uint8Array; resolve: (l: Located | undefined) => void; reject: (e: unknown) => void }[] = []
 
   private constructor(opts: SequencerOptions) {
     this.origin = opts.origin
@@ -225,8 +233,51 @@ export class Sequencer {
     const lh = leafHash(entry)
     const queued = this.#byKey.get(toHex(lh))
     if (queued !== undefined) return queued.promise.then((s) => ({ ...s, duplicate: true }))
-    const [known] = await this.#store.locate([lh])
-    return known === undefined ? undefined : this.#existing(known, lh)
+    const known = await this.#locate(lh)
+    if (known !== undefined) return this.#existing(known, lh)
+    const since = this.#byKey.get(toHex(lh))
+    return since === undefined ? undefined : since.promise.then((s) => ({ ...s, duplicate: true }))
+  }
+
+  /**
+   * Returns where the log holds the entry with `leafHash`, or undefined.
+   * Airtight against a race with the batch writer: a batch that commits
+   * while the store read is in flight is found in the recent batches, so an
+   * entry is never sequenced twice, and the batch writer needs no read of
+   * its own. Reads of concurrent lookups are coalesced into one store call.
+   */
+  async #locate(lh: Uint8Array): Promise<Located | undefined> {
+    const key = toHex(lh)
+    for (;;) {
+      const generation = this.#generation
+      const found = await this.#readLocation(lh)
+      if (found !== undefined) return found
+      for (const b of this.#recent) {
+        if (b.generation > generation) {
+          const hit = b.located.get(key)
+          if (hit !== undefined) return hit
+        }
+      }
+      // Batches older than the ring may have committed during the read: read again.
+      const oldest = this.#recent[0]?.generation ?? this.#generation + 1
+      if (oldest <= generation + 1) return undefined
+    }
+  }
+
+  #readLocation(lh: Uint8Array): Promise<Located | undefined> {
+    return new Promise((resolve, reject) => {
+      this.#locates.push({ leafHash: lh, resolve, reject })
+      if (this.#locates.length > 1) return
+      // Gather the lookups of this turn of the event loop into one read.
+      setImmediate(() => {
+        const batch = this.#locates
+        this.#locates = []
+        this.#store.locate(batch.map((l) => l.leafHash)).then(
+          (found) => batch.forEach((l, i) => l.resolve(found[i])),
+          (err) => batch.forEach((l) => l.reject(err)),
+        )
+      })
+    })
   }
 
   /**
@@ -259,7 +310,7 @@ export class Sequencer {
     const key = toHex(lh)
     const queued = this.#byKey.get(key)
     if (queued !== undefined) return queued.promise.then((s) => ({ ...s, duplicate: true }))
-    const [known] = await this.#store.locate([lh])
+    const known = await this.#locate(lh)
     if (known !== undefined) return this.#existing(known, lh)
     // Another submission of the same entry may have been queued while we read the store.
     const again = this.#byKey.get(key)
@@ -326,59 +377,48 @@ export class Sequencer {
   }
 
   async #writeBatch(items: Pending[]): Promise<void> {
-    // The authoritative dedup check: batches run one at a time, so the store
-    // reflects every earlier batch here, whatever raced in submit().
-    const known = await this.#store.locate(items.map((it) => it.leafHash))
-    const fresh = items.filter((_, i) => known[i] === undefined)
-    if (fresh.length > 0) {
-      const oldSize = this.#edge.size
-      const { edge, written } = appendToEdge(
-        this.#edge,
-        fresh.map((it) => it.leafHash),
-      )
-      const root = edgeRoot(edge)
-      const { bundles, partial } = this.#bundles(oldSize, fresh.map((it) => it.entry))
-      const note = await this.#sign(edge.size, root)
-      const started = performance.now()
-      // Nobody learns an index before this synced write returns: an index we
-      // hand out must survive a crash, or a restarted log could give the same
-      // index to a different entry.
-      await this.#store.commit({
-        tree: { treeSize: edge.size, rootHash: root },
-        tiles: [...written, ...bundles],
-        dedup: fresh.map((it, i) => ({ leafHash: it.leafHash, index: oldSize + i })),
-        checkpoint: note,
-      })
-      const commitMs = performance.now() - started
-      this.#edge = edge
-      this.#rootHash = root
-      this.#bundle = partial
-      this.#checkpoint = note
-      fresh.forEach((it, i) => {
-        this.#byKey.delete(it.key)
-        it.resolve({ index: oldSize + i, leafHash: it.leafHash, checkpoint: note, treeSize: edge.size, duplicate: false })
-      })
-      this.#onBatch?.({ entries: fresh.length, commitMs, treeSize: edge.size })
-      for (const l of this.#listeners) {
-        try {
-          l(note, edge.size)
-        } catch {
-          // A listener's failure must not undo or fail a durable batch.
-        }
+    // Every item was checked against the store and the recent batches after
+    // its last await in submit(), and #byKey keeps one item per entry, so the
+    // batch holds only entries the log does not have.
+    const oldSize = this.#edge.size
+    const { edge, written } = appendToEdge(
+      this.#edge,
+      items.map((it) => it.leafHash),
+    )
+    const root = edgeRoot(edge)
+    const { bundles, partial } = this.#bundles(oldSize, items.map((it) => it.entry))
+    const note = await this.#sign(edge.size, root)
+    const started = performance.now()
+    // Nobody learns an index before this synced write returns: an index we
+    // hand out must survive a crash, or a restarted log could give the same
+    // index to a different entry.
+    await this.#store.commit({
+      tree: { treeSize: edge.size, rootHash: root },
+      tiles: [...written, ...bundles],
+      dedup: items.map((it, i) => ({ leafHash: it.leafHash, index: oldSize + i })),
+      checkpoint: note,
+    })
+    const commitMs = performance.now() - started
+    this.#edge = edge
+    this.#rootHash = root
+    this.#bundle = partial
+    this.#checkpoint = note
+    // In the same turn as the commit became visible: #locate relies on it.
+    this.#generation++
+    this.#recent.push({ generation: this.#generation, located: new Map(items.map((it, i) => [it.key, { index: oldSize + i, treeSize: edge.size }])) })
+    if (this.#recent.length > RECENT_BATCHES) this.#recent.shift()
+    items.forEach((it, i) => {
+      this.#byKey.delete(it.key)
+      it.resolve({ index: oldSize + i, leafHash: it.leafHash, checkpoint: note, treeSize: edge.size, duplicate: false })
+    })
+    this.#onBatch?.({ entries: items.length, commitMs, treeSize: edge.size })
+    for (const l of this.#listeners) {
+      try {
+        l(note, edge.size)
+      } catch {
+        // A listener's failure must not undo or fail a durable batch.
       }
     }
-    await Promise.all(
-      items.map(async (it, i) => {
-        const k = known[i]
-        if (k === undefined) return
-        this.#byKey.delete(it.key)
-        try {
-          it.resolve(await this.#existing(k, it.leafHash))
-        } catch (e) {
-          it.reject(e)
-        }
-      }),
-    )
   }
 
   /** Returns the entry bundles this batch changes, and the new partial bundle. */

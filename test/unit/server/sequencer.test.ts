@@ -82,6 +82,36 @@ describe('sequencer', () => {
     expect(s.treeSize).toBe(1)
   })
 
+  it('never sequences an entry twice when a lookup races with the batch that commits it', async () => {
+    const inner = new KvLogStore(new MemoryKv())
+    let slow = false
+    // A store whose lookups take long: a whole batch commits while one is in flight.
+    const store: LogStore = {
+      getTreeState: () => inner.getTreeState(),
+      getTiles: (r) => inner.getTiles(r),
+      getCheckpoint: () => inner.getCheckpoint(),
+      getWitnessed: () => inner.getWitnessed(),
+      putWitnessed: (n) => inner.putWitnessed(n),
+      commit: (b) => inner.commit(b),
+      close: () => inner.close(),
+      locate: async (hs) => {
+        const r = await inner.locate(hs)
+        if (slow) await new Promise((res) => setTimeout(res, 30))
+        return r
+      },
+    }
+    const s = await open(store, { maxDelayMs: 0 })
+    const first = s.submit(entry(1))
+    slow = true
+    // This submission's store read starts before the first batch commits and ends after it.
+    const second = s.submit(entry(1))
+    await new Promise((res) => setTimeout(res, 5))
+    const third = s.submit(entry(1))
+    const [a, b, c] = await Promise.all([first, second, third])
+    expect([a.index, b.index, c.index]).toEqual([0, 0, 0])
+    expect(s.treeSize).toBe(1)
+  })
+
   it('bounds batches by count and by time', async () => {
     const sizes: number[] = []
     const s = await open(new KvLogStore(new MemoryKv()), { maxBatch: 4, maxDelayMs: 50, onBatch: (b) => sizes.push(b.entries) })
