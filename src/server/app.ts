@@ -167,7 +167,9 @@ export function createLogApp(deps: LogAppDeps): Hono {
 
   app.get('/healthz', (c) => {
     const ok = !deps.sequencer.stopped
-    return c.json({ status: ok ? 'ok' : 'stopped', treeSize: deps.sequencer.treeSize }, ok ? 200 : 503)
+    const body: Record<string, unknown> = { status: ok ? 'ok' : 'stopped', treeSize: deps.sequencer.treeSize }
+    if (!ok) body.reason = deps.sequencer.stopReason
+    return c.json(body, ok ? 200 : 503)
   })
 
   app.notFound(() => {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
-import { createCredentialCache, ed25519Signer, parseSignerKey, parseTrustedIssuers, SIG_TYPE_ED25519 } from '../core/index.ts'
+import { createCredentialCache, ed25519Signer, parsePolicy, parseSignerKey, parseTrustedIssuers, SIG_TYPE_ED25519 } from '../core/index.ts'
 import { openLevelLogStore } from '../storage/index.ts'
 import { createLogApp } from './app.ts'
 import type { LogConfig } from './config.ts'
@@ -9,6 +10,7 @@ import { LogMetrics } from './metrics.ts'
 import { LogSignedCheckpoints } from './published.ts'
 import { LogReader } from './reader.ts'
 import { Sequencer } from './sequencer.ts'
+import { Witnessing } from './witnessing.ts'
 
 /** A running log server. */
 export interface RunningLog {
@@ -48,14 +50,38 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
       metrics.fsync.observe(commitMs / 1000)
     },
   })
+  const reader = new LogReader(store)
+  let checkpoints: LogSignedCheckpoints | Witnessing
+  let witnessing: Witnessing | undefined
+  if (cfg.policyFile === undefined) {
+    checkpoints = new LogSignedCheckpoints(sequencer, store)
+  } else {
+    try {
+      witnessing = await Witnessing.start({
+        policy: parsePolicy(readFileSync(cfg.policyFile)),
+        sequencer,
+        store,
+        reader,
+        metrics,
+        timeoutMs: cfg.witnessTimeoutMs,
+        log,
+        onSplit: (err) => sequencer.halt(err),
+      })
+    } catch (e) {
+      await sequencer.close()
+      await store.close()
+      throw e
+    }
+    checkpoints = witnessing
+  }
   const app = createLogApp({
     sequencer,
     store,
-    reader: new LogReader(store),
+    reader,
     issuers,
     credentialCache: createCredentialCache(50_000),
     metrics,
-    checkpoints: new LogSignedCheckpoints(sequencer, store),
+    checkpoints,
     now: opts.now ?? Date.now,
     maxSkewMs: cfg.maxClockSkewMs,
     witnessWaitMs: cfg.witnessWaitMs,
@@ -73,7 +99,11 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
     url: `http://${host}:${addr.port}`,
     treeSize: () => sequencer.treeSize,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      // Idle keep-alive connections would hold close() open for their timeout.
+      ;(server as Server).closeIdleConnections()
+      await closed
+      await witnessing?.close()
       await sequencer.close()
       await store.close()
     },

@@ -213,9 +213,14 @@ export class Sequencer {
     return this.#queue.length
   }
 
-  /** Whether the sequencer stopped after a fatal error. */
+  /** Whether the sequencer stopped (a fatal storage error, the restore guard, or shutdown). */
   get stopped(): boolean {
     return this.#stopped !== undefined
+  }
+
+  /** Why the sequencer stopped, in words for the operator. */
+  get stopReason(): string | undefined {
+    return this.#stopped?.message
   }
 
   /** Calls `listener` after each new checkpoint is durable. Returns an unsubscribe function. */
@@ -446,6 +451,21 @@ export class Sequencer {
     this.#queue = []
     this.#byKey.clear()
     this.#onFatal(err)
+  }
+
+  /**
+   * Stops signing for good (until restart) without touching the disk: the
+   * restore guard calls it when witnesses have seen a history this log does
+   * not hold. Queued submissions fail with `err`, and so does every later one.
+   */
+  halt(err: TlogError): void {
+    if (this.#stopped !== undefined) return
+    this.#stopped = err
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    for (const it of this.#queue) it.reject(err)
+    this.#queue = []
+    this.#byKey.clear()
   }
 
   /** Stops accepting work, lets the batch being written finish, and fails what is still queued. */
