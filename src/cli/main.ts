@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander'
 import { isTlogError } from '../core/index.ts'
 import { loadLogConfig, startLog } from '../server/main.ts'
+import { loadWitnessConfig, startWitness } from '../../witness/main.ts'
 import { LogError } from './client.ts'
 import { runDemo } from './demo.ts'
 import { UsageError } from './files.ts'
@@ -62,6 +63,26 @@ program
     })
     console.log(`serving ${log.url}`)
     await stopOnSignal(() => log.close())
+  })
+
+program
+  .command('witness')
+  .description('run a witness (c2sp.org/tlog-witness) for the logs in its configuration')
+  .requiredOption('--config <file>', 'the witness configuration (JSON); see the README')
+  .action(async (o: { config: string }) => {
+    const w = await startWitness(loadWitnessConfig(o.config), { log: (line) => console.error(line) })
+    console.log(`serving ${w.url}`)
+    await stopOnSignal(() => w.close())
+  })
+
+program
+  .command('start')
+  .description('run a local log and two witnesses on LevelDB under a data directory (creates keys and configs on the first run)')
+  .option('--data <dir>', 'data directory', 'data')
+  .option('--port <n>', 'port of the log; the witnesses take the next two', '8080')
+  .action(async (o: { data: string; port: string }) => {
+    const { runLocal } = await import('./start.ts')
+    process.exitCode = await runLocal({ dataDir: o.data, port: Number(o.port) })
   })
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v]
