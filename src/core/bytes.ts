@@ -114,6 +114,26 @@ export function utf8(s: string): Uint8Array {
   return utf8Encoder.encode(s)
 }
 
+/**
+ * Returns the UTF-8 length of `s` (lone surrogates count as the 3-byte
+ * replacement character), without encoding it; stops counting once past
+ * `limit`, so an attacker's huge string costs no more than `limit` to size.
+ */
+export function utf8Length(s: string, limit = Infinity): number {
+  if (s.length > limit) return s.length
+  let n = 0
+  for (let i = 0; i < s.length && n <= limit; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4
+      i++
+    } else n += 3
+  }
+  return n
+}
+
 /** Returns the text of UTF-8 `bytes`; throws MALFORMED on invalid UTF-8. */
 export function fromUtf8(bytes: Uint8Array): string {
   try {

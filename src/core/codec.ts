@@ -45,6 +45,12 @@ export function encodeCbor(value: CborValue): Uint8Array {
   return finish(encoder.encode(prepare(value, 0)))
 }
 
+/** Encodes without the validating walk: for re-encoding what the strict decoder already walked. */
+function reencode(value: CborValue, tag?: number): Uint8Array {
+  const v = prepare(value, 0)
+  return copyBytes(encoder.encode(tag === undefined ? v : new Tag(v, tag)))
+}
+
 /** Returns the deterministic CBOR encoding of `value` wrapped in tag `tag`. */
 export function encodeTagged(tag: number, value: CborValue): Uint8Array {
   if (!Number.isSafeInteger(tag) || tag < 0) throw new TypeError('a CBOR tag is a non-negative integer')
@@ -76,12 +82,24 @@ function prepare(v: CborValue, depth: number): unknown {
     const entries: [Uint8Array, unknown, unknown][] = []
     for (const [k, x] of v) {
       if (typeof k !== 'number' && typeof k !== 'string') throw new TypeError('CBOR map keys are integers or text')
-      entries.push([encodeCbor(k), prepare(k, depth + 1), prepare(x, depth + 1)])
+      entries.push([keyBytes(k), prepare(k, depth + 1), prepare(x, depth + 1)])
     }
     entries.sort((a, b) => compareBytes(a[0], b[0]))
     return new Map(entries.map(([, k, x]) => [k, x]))
   }
   throw new TypeError(`value of type ${typeof v} is outside the CBOR data model`)
+}
+
+// Map keys come from a small fixed vocabulary; their encodings are cached.
+const keyCache = new Map<number | string, Uint8Array>()
+
+function keyBytes(k: number | string): Uint8Array {
+  let b = keyCache.get(k)
+  if (b === undefined) {
+    b = encodeCbor(k)
+    if (keyCache.size < 4096) keyCache.set(k, b)
+  }
+  return b
 }
 
 /** Options of decodeCbor. */
@@ -102,7 +120,7 @@ export interface DecodeOptions {
 export function decodeCbor(bytes: Uint8Array, opts: DecodeOptions = {}): CborValue {
   const value = walk(bytes, opts)
   // Belt and braces for the rule "decoding re-encodes and compares bytes".
-  const again = opts.tag === undefined ? encodeCbor(value) : encodeTagged(opts.tag, value)
+  const again = reencode(value, opts.tag)
   if (!bytesEqual(again, bytes)) throw new TlogError('MALFORMED', 'CBOR is not in deterministic encoding')
   return value
 }

@@ -1,4 +1,4 @@
-import { concatBytes, fromBase64, fromHex, fromUtf8, readU32be, toBase64, u32be, utf8 } from './bytes.ts'
+import { concatBytes, fromBase64, fromHex, fromUtf8, readU32be, toBase64, u32be, utf8, utf8Length } from './bytes.ts'
 import { TlogError } from './errors.ts'
 import { SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, sha256 } from './hash.ts'
 import { isValidPublicKey, publicKeyFromSeed, sign, verify, SIGNATURE_SIZE } from './sig.ts'
@@ -199,7 +199,7 @@ export function verifierFromKey(key: VerifierKey): NoteVerifier {
  * canonical base64 of at least 5 bytes. Throws MALFORMED or TOO_LARGE.
  */
 export function parseNote(input: Uint8Array | string): Note {
-  const bytesLen = typeof input === 'string' ? utf8(input).length : input.length
+  const bytesLen = typeof input === 'string' ? utf8Length(input, MAX_NOTE_SIZE) : input.length
   if (bytesLen > MAX_NOTE_SIZE) throw new TlogError('TOO_LARGE', `note is larger than ${MAX_NOTE_SIZE} bytes`)
   const s = typeof input === 'string' ? input : fromUtf8(input)
   for (let i = 0; i < s.length; i++) {

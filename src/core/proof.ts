@@ -1,4 +1,4 @@
-import { fromBase64, fromUtf8, parseDecimal, toBase64, utf8 } from './bytes.ts'
+import { fromBase64, fromUtf8, parseDecimal, toBase64, utf8, utf8Length } from './bytes.ts'
 import { TlogError } from './errors.ts'
 import { HASH_SIZE, TLOG_PROOF_HEADER } from './hash.ts'
 import { MAX_NOTE_SIZE } from './note.ts'
@@ -49,7 +49,7 @@ export function encodeTlogProof(p: TlogProof): string {
  * TOO_LARGE.
  */
 export function parseTlogProof(input: Uint8Array | string): TlogProof {
-  const size = typeof input === 'string' ? utf8(input).length : input.length
+  const size = typeof input === 'string' ? utf8Length(input, MAX_TLOG_PROOF_SIZE) : input.length
   if (size > MAX_TLOG_PROOF_SIZE) throw new TlogError('TOO_LARGE', 'tlog-proof is too large')
   const s = typeof input === 'string' ? input : fromUtf8(input)
   let pos = 0

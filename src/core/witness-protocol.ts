@@ -1,4 +1,4 @@
-import { fromBase64, fromUtf8, parseDecimal, toBase64, utf8 } from './bytes.ts'
+import { fromBase64, fromUtf8, parseDecimal, toBase64, utf8, utf8Length } from './bytes.ts'
 import { TlogError } from './errors.ts'
 import { HASH_SIZE } from './hash.ts'
 import { encodeSignatureLine, MAX_NOTE_SIGNATURES, MAX_NOTE_SIZE, parseSignatureLine, type NoteSignature } from './note.ts'
@@ -40,7 +40,7 @@ export function encodeAddCheckpointRequest(req: AddCheckpointRequest): string {
  * or TOO_LARGE.
  */
 export function parseAddCheckpointRequest(body: Uint8Array | string): AddCheckpointRequest {
-  const size = typeof body === 'string' ? utf8(body).length : body.length
+  const size = typeof body === 'string' ? utf8Length(body, MAX_ADD_CHECKPOINT_BODY) : body.length
   if (size > MAX_ADD_CHECKPOINT_BODY) throw new TlogError('TOO_LARGE', 'add-checkpoint body is too large')
   const s = typeof body === 'string' ? body : fromUtf8(body)
   let pos = s.indexOf('\n')
