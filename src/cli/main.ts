@@ -7,6 +7,7 @@ import { runDemo } from './demo.ts'
 import { UsageError } from './files.ts'
 import { KEY_KINDS, issueCredentialCommand, keygen } from './keys.ts'
 import { submit } from './submit.ts'
+import { proofCommand, verifyCommand } from './verify.ts'
 
 /**
  * The `actlog` command: one entry point for keys, credentials, the log
@@ -143,6 +144,32 @@ program
     console.log(`submitted ${r.submitted} actions (indices ${r.firstIndex}..${r.lastIndex})`)
     for (const [actor, n] of Object.entries(r.byActor)) console.log(`  ${n.toString().padStart(5)}  ${actor}`)
     console.log(`proofs in ${r.proofs}`)
+  })
+
+program
+  .command('verify')
+  .description('verify a .tlog-proof offline against a trust policy and trusted issuers (exit 0 valid, 1 invalid, 2 usage)')
+  .argument('<file.tlog-proof>', 'the proof file')
+  .requiredOption('--policy <file>', 'tlog-policy file: the log key, witness keys and quorum to trust')
+  .requiredOption('--issuers <file>', 'trusted-issuers file')
+  .option('--json', 'print the verdict as JSON')
+  .option('--now <time>', 'verify as of this time (RFC 3339 or ms), instead of the clock')
+  .action(async (file: string, o) => {
+    process.exitCode = await verifyCommand(file, o)
+  })
+
+program
+  .command('proof')
+  .description("fetch an entry's .tlog-proof from a log, verify it, and save it")
+  .argument('<index>', 'the entry index')
+  .requiredOption('--log <url>', 'the log URL')
+  .requiredOption('--policy <file>', 'tlog-policy file to verify with')
+  .requiredOption('--issuers <file>', 'trusted-issuers file to verify with')
+  .option('--out <file>', 'where to save the proof (default: <index>.tlog-proof)')
+  .option('--wait-witnessed', 'wait for a checkpoint meeting the witness quorum')
+  .option('--json', 'print the verdict as JSON')
+  .action(async (index: string, o) => {
+    process.exitCode = await proofCommand(index, o)
   })
 
 /** Waits for SIGINT or SIGTERM, then runs `stop` once. */

@@ -223,5 +223,8 @@ export function errorResponse(err: unknown, c: Context, logError?: (err: unknown
   if (status === 500 && isTlogError(err)) logError?.(err)
   const headers: Record<string, string> = { 'actlog-error': code }
   if (status === 503) headers['Retry-After'] = String(RETRY_AFTER_SECONDS)
+  // The request body may be partly unread: close the connection rather than
+  // let a keep-alive client send its next request into the rest of it.
+  if (status === 413 || status === 415) headers['Connection'] = 'close'
   return c.json({ code, message }, status as 400, headers)
 }

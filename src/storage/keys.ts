@@ -20,8 +20,9 @@ import type { Located, TreeState } from './store.ts'
  * signing is deterministic, so the log re-signs the checkpoint of any past
  * size from its tiles and gets the very bytes it handed out then.
  *
- * Prefix 0x00 is reserved for a future format marker. The prefixes are an
- * on-disk format: never renumber them.
+ * Prefix 0x00 is reserved for a future format marker; 0x10 to 0x1f belong to
+ * the witness's state (witness/state.ts), which uses the same KvStore layer.
+ * The prefixes are an on-disk format: never renumber them.
  */
 
 /** Prefix (and whole key) of the committed tree state. */
