@@ -223,6 +223,8 @@ export class Witnessing implements CheckpointSource {
     s.sentRound = c.treeSize
     const p = this.#exchange(s, c)
       .catch((e) => {
+        // Not delivered: after the back-off it is sent the round's checkpoint again.
+        s.sentRound = -1
         s.failures++
         s.retryAt = Date.now() + this.#backoff(s.failures)
         this.#o.metrics.witnessRequests.inc({ witness: s.w.name, result: 'error' })
