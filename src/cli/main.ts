@@ -8,6 +8,7 @@ import { UsageError } from './files.ts'
 import { KEY_KINDS, issueCredentialCommand, keygen } from './keys.ts'
 import { submit } from './submit.ts'
 import { proofCommand, verifyCommand } from './verify.ts'
+import { auditCommand } from './audit.ts'
 
 /**
  * The `actlog` command: one entry point for keys, credentials, the log
@@ -170,6 +171,23 @@ program
   .option('--json', 'print the verdict as JSON')
   .action(async (index: string, o) => {
     process.exitCode = await proofCommand(index, o)
+  })
+
+program
+  .command('audit')
+  .description('follow a log over its tiles, check it, and record every action per identity, with the checkpoint up to which the record is complete')
+  .requiredOption('--log <url>', 'the log URL (only /checkpoint and /tile/ are read)')
+  .requiredOption('--policy <file>', 'tlog-policy file: the log key, witness keys and quorum to trust')
+  .requiredOption('--issuers <file>', 'trusted-issuers file')
+  .requiredOption('--state <dir>', 'state directory: resumes from it, and holds records and reports')
+  .option('--actor <id>', 'record only this identity')
+  .option('--org <name>', 'record only identities vouched for by this organisation')
+  .option('--since <time>', 'record only actions at or after this RFC 3339 time (every entry is still checked)')
+  .option('--witness <url>', "also check the witness's own checkpoint of the log (repeatable)", collect)
+  .option('--max-entries <n>', 'stop after this many entries (run again to continue)')
+  .option('--follow <seconds>', 'keep following the log, checking every this many seconds')
+  .action(async (o) => {
+    process.exitCode = await auditCommand(o)
   })
 
 /** Waits for SIGINT or SIGTERM, then runs `stop` once. */

@@ -1,0 +1,146 @@
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import type { CredentialLineage, DecodedStatement } from '../verify/index.ts'
+
+/**
+ * Per-identity records of an audit, as JSON Lines and CSV (one file pair
+ * per identity under `records/`). Appends are buffered per batch and
+ * fsynced before the state that counts them is saved, and a resumed run
+ * first cuts each file back to the length that state recorded, so a record
+ * is never lost or written twice.
+ */
+
+/** One audited action. */
+export interface AuditRecord {
+  index: number
+  leafHash: string
+  /** The actor's clock, ms since the epoch, and as RFC 3339. */
+  time: number
+  timeIso: string
+  actor: string
+  action: string
+  target: string
+  tool: string
+  params: string
+  policy: DecodedStatement['policy']
+  delegation: DecodedStatement['delegation']
+  approval?: DecodedStatement['approval']
+  /** The trusted issuer at the root of the actor's chain, and its organisation. */
+  issuer: string
+  org: string
+}
+
+/** Returns the record of a verified statement. */
+export function toRecord(index: number, leafHash: string, s: DecodedStatement, lineage: CredentialLineage): AuditRecord {
+  const r: AuditRecord = {
+    index,
+    leafHash,
+    time: s.time,
+    timeIso: new Date(s.time).toISOString(),
+    actor: s.actor,
+    action: s.action,
+    target: s.target,
+    tool: s.tool,
+    params: s.params,
+    policy: s.policy,
+    delegation: s.delegation,
+    issuer: lineage.issuer,
+    org: lineage.org,
+  }
+  if (s.approval !== undefined) r.approval = s.approval
+  return r
+}
+
+export const CSV_HEADER = 'index,leaf_hash,time,actor,action,target,tool,policy_id,policy_version,decision,delegation,approval,issuer,org\n'
+
+/**
+ * Returns one CSV field (RFC 4180 quoting). A field starting with = + - @
+ * or a tab is prefixed with a quote mark, so a spreadsheet opening the file
+ * never runs a logged value as a formula.
+ */
+export function csvField(v: string): string {
+  let s = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v
+  if (/[",\n\r]/.test(s)) s = `"${s.replace(/"/g, '""')}"`
+  return s
+}
+
+export function csvLine(r: AuditRecord): string {
+  const delegation = r.delegation.map((d) => `${d.principal} (${d.scope})`).join(' > ')
+  const approval = r.approval === undefined ? '' : `${r.approval.by} (${r.approval.ref})`
+  return (
+    [String(r.index), r.leafHash, r.timeIso, r.actor, r.action, r.target, r.tool, r.policy.id, r.policy.version, r.policy.decision, delegation, approval, r.issuer, r.org]
+      .map(csvField)
+      .join(',') + '\n'
+  )
+}
+
+/** Returns the file name stem of an identity: its URI-encoding, which any file system accepts. */
+export function fileStem(identity: string): string {
+  return encodeURIComponent(identity).replace(/\*/g, '%2A').replace(/^\./, '%2E').slice(0, 200)
+}
+
+export class RecordFiles {
+  readonly #dir: string
+  readonly #lengths: Record<string, number>
+  readonly #pending = new Map<string, string[]>()
+
+  /** Opens the record files of `dir`, cut back to `lengths` (the state's view of them). */
+  constructor(stateDir: string, lengths: Record<string, number>) {
+    this.#dir = join(stateDir, 'records')
+    mkdirSync(this.#dir, { recursive: true })
+    this.#lengths = { ...lengths }
+    for (const [name, len] of Object.entries(this.#lengths)) {
+      const file = join(this.#dir, name)
+      let size = 0
+      try {
+        size = statSync(file).size
+      } catch {
+        throw new Error(`record file ${file} is missing; the audit state expects ${len} bytes in it`)
+      }
+      if (size < len) throw new Error(`record file ${file} is shorter than the audit state says (${size} < ${len})`)
+      if (size > len) {
+        const fd = openSync(file, 'r+')
+        try {
+          ftruncateSync(fd, len)
+          fsyncSync(fd)
+        } finally {
+          closeSync(fd)
+        }
+      }
+    }
+  }
+
+  /** Queues a record for its identity's files. */
+  add(identity: string, r: AuditRecord): void {
+    const stem = fileStem(identity)
+    this.#queue(`${stem}.jsonl`, JSON.stringify(r) + '\n', '')
+    this.#queue(`${stem}.csv`, csvLine(r), CSV_HEADER)
+  }
+
+  #queue(name: string, text: string, header: string): void {
+    let q = this.#pending.get(name)
+    if (q === undefined) {
+      q = this.#lengths[name] === undefined && header !== '' ? [header] : []
+      this.#pending.set(name, q)
+    }
+    q.push(text)
+  }
+
+  /** Appends what is queued, fsyncs it, and returns every file's length (to be saved in the state). */
+  flush(): Record<string, number> {
+    for (const [name, parts] of this.#pending) {
+      const file = join(this.#dir, name)
+      const fd = openSync(file, 'a', 0o644)
+      try {
+        const buf = Buffer.from(parts.join(''), 'utf8')
+        writeSync(fd, buf)
+        fsyncSync(fd)
+        this.#lengths[name] = (this.#lengths[name] ?? 0) + buf.length
+      } finally {
+        closeSync(fd)
+      }
+    }
+    this.#pending.clear()
+    return { ...this.#lengths }
+  }
+}
