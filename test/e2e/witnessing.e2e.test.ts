@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseCheckpoint, parseNote, parseTlogProof } from '../../src/core/index.ts'
+import { encodeNote, encodeTlogProof, encodeVerifierKey, parseCheckpoint, parseNote, parseTlogProof, publicKeyFromSeed } from '../../src/core/index.ts'
 import { parsePolicy, parseTrustedIssuers, verifyActionProof, verifyCheckpoint } from '../../src/verify/index.ts'
 import { makeNetwork, copyLogData, startLogProc, startWitnessProc, type Network } from '../helpers/local-network.ts'
 import { statement } from '../helpers/log-fixture.ts'
@@ -72,6 +72,58 @@ describe('log with two witness processes', () => {
     // GET /checkpoint serves a checkpoint that meets the quorum.
     const cp = await (await fetch(`${log!.url}/checkpoint`)).text()
     expect((await verifyCheckpoint(cp, { policy })).ok).toBe(true)
+  })
+
+  it('refuses every tampered variant of a real witnessed proof with the reason code of the first check it fails', async () => {
+    const res = await add(await statement(7, Date.now()), '?wait=witnessed')
+    const text = ((await res.json()) as { proof: string }).proof
+    const fs = await import('node:fs/promises')
+    const policyText = await fs.readFile(net.policy, 'utf8')
+    const issuers = parseTrustedIssuers(await fs.readFile(net.issuers))
+    const check = async (proof: string, policy = policyText) => verifyActionProof(proof, { policy: parsePolicy(policy), issuers })
+    expect((await check(text)).ok).toBe(true)
+    const p = parseTlogProof(text)
+    const extra = p.extra!
+    const withExtra = (mutate: (e: Uint8Array) => void): string => {
+      const e = extra.slice()
+      mutate(e)
+      return encodeTlogProof({ ...p, extra: e })
+    }
+    // Offsets inside the COSE_Sign1: the protected header (with the credential) comes first, the signature last.
+    const credAt = Buffer.from(extra).indexOf(Buffer.from('actlog-credential/v1')) + 40
+    const payloadAt = Buffer.from(extra).indexOf(Buffer.from('payments.transfer'))
+    const cases: [string, string, string][] = [
+      ['statement payload', withExtra((e) => (e[payloadAt]! ^= 1)), 'BAD_INCLUSION'],
+      ['statement signature', withExtra((e) => (e[e.length - 1]! ^= 1)), 'BAD_INCLUSION'],
+      ['credential', withExtra((e) => (e[credAt]! ^= 1)), 'BAD_INCLUSION'],
+      ['index', encodeTlogProof({ ...p, index: p.index + 1 }), 'BAD_INCLUSION'],
+      ...p.proof.map((_, i): [string, string, string] => {
+        const proof = p.proof.map((h) => h.slice())
+        proof[i]![0]! ^= 1
+        return [`proof hash ${i}`, encodeTlogProof({ ...p, proof }), 'BAD_INCLUSION']
+      }),
+    ]
+    const note = parseNote(p.checkpoint)
+    const body = note.text.replace(/\n(\d+)\n/, (_, n: string) => `\n${Number(n) + 1}\n`)
+    cases.push(['checkpoint body', encodeTlogProof({ ...p, checkpoint: encodeNote({ ...note, text: body }) }), 'BAD_LOG_SIGNATURE'])
+    note.signatures.forEach((sig, i) => {
+      const signatures = note.signatures.map((x) => ({ ...x, signature: x.signature.slice() }))
+      signatures[i]!.signature[signatures[i]!.signature.length - 1]! ^= 1
+      const what = i === 0 ? 'log signature' : `cosignature ${i}`
+      cases.push([what, encodeTlogProof({ ...p, checkpoint: encodeNote({ ...note, signatures }) }), i === 0 ? 'BAD_LOG_SIGNATURE' : 'BAD_COSIGNATURE'])
+    })
+    expect(note.signatures.length).toBe(3)
+    for (const [what, proof, reason] of cases) {
+      const v = await check(proof)
+      expect(v.ok ? 'ok' : v.reason, what).toBe(reason)
+    }
+    // A policy naming only a witness unknown to this log, and one whose quorum the two cosignatures do not meet.
+    const w3 = `witness W3 ${encodeVerifierKey('w3.e2e.example', 4, publicKeyFromSeed(new Uint8Array(32).fill(3)))}`
+    const logLine = policyText.split('\n').find((l) => l.startsWith('log '))!
+    expect(await check(text, `${logLine}\n${w3}\nquorum W3\n`)).toMatchObject({ ok: false, reason: 'QUORUM_NOT_MET' })
+    const threeOfThree = policyText.replace('group both all W1 W2', `${w3}\ngroup both all W1 W2 W3`)
+    expect(await check(text, threeOfThree)).toMatchObject({ ok: false, reason: 'QUORUM_NOT_MET' })
+    expect(await check(text, threeOfThree.replace('group both all W1 W2 W3', 'group both 2 W1 W2 W3'))).toMatchObject({ ok: true })
   })
 
   it('keeps accepting with a witness killed, without publishing past the quorum, and catches up when it returns', async () => {
