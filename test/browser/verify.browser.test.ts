@@ -19,6 +19,10 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeTlogProof, fromHex, parseTlogProof, toHex, utf8 } from '../../src/core/index.ts'
 import { loadVectors } from '../helpers/vectors.ts'
+import { readFileSync } from 'node:fs'
+import { makeNetwork, startLogProc, startWitnessProc } from '../helpers/local-network.ts'
+import { statement as fixtureStatement } from '../helpers/log-fixture.ts'
+import { removeDir, tempDir, type Proc } from '../helpers/processes.ts'
 import {
   ISSUERS_TEXT,
   NOW,
@@ -224,3 +228,46 @@ async function pageData(): Promise<PageData> {
 
   return { policy: policyText(), issuers: ISSUERS_TEXT, now: NOW, proofs, consistency, ed25519, rfc8032: rfc.map((v) => v.name) }
 }
+
+describe('a witnessed proof from running log and witness processes, verified in Chromium', () => {
+  let dir: string | undefined
+  const procs: Proc[] = []
+
+  afterAll(async () => {
+    for (const p of procs) await p.kill9()
+    if (dir !== undefined) removeDir(dir)
+  })
+
+  it('accepts it, and refuses it with a flipped cosignature', async () => {
+    expect(page, 'the browser did not start').toBeDefined()
+    dir = tempDir('actlog-browser-')
+    const net = await makeNetwork(dir)
+    for (const i of [0, 1]) procs.push(await startWitnessProc(net, i))
+    const log = await startLogProc(net)
+    procs.push(log)
+    const res = await fetch(`${log.url}/add?wait=witnessed`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/cose' },
+      body: (await fixtureStatement(1, Date.now())) as BodyInit,
+    })
+    expect(res.status).toBe(200)
+    const proof = ((await res.json()) as { proof: string }).proof
+    const lines = proof.trimEnd().split('\n')
+    const last = lines[lines.length - 1]!
+    const tampered = [...lines.slice(0, -1), last.slice(0, -6) + (last.at(-6) === 'A' ? 'B' : 'A') + last.slice(-5)].join('\n') + '\n'
+    const data = { policy: readFileSync(net.policy, 'utf8'), issuers: readFileSync(net.issuers, 'utf8'), proofs: [proof, tampered] }
+    const verdicts = await page.evaluate(async ([d]) => {
+      const v = (window as any).__actlog.verify
+      const policy = v.parsePolicy(d.policy)
+      const issuers = v.parseTrustedIssuers(d.issuers)
+      const out = []
+      for (const p of d.proofs) {
+        const r = await v.verifyActionProof(p, { policy, issuers })
+        out.push(r.ok ? { ok: true, witnesses: r.witnesses.map((w: { name: string }) => w.name) } : { ok: false, reason: r.reason })
+      }
+      return out
+    }, [data] as const)
+    expect(verdicts[0]).toEqual({ ok: true, witnesses: ['W1', 'W2'] })
+    expect(verdicts[1]).toEqual({ ok: false, reason: 'BAD_COSIGNATURE' })
+  })
+})

@@ -157,6 +157,18 @@ describe('POST /add', () => {
     expect(await errorOf(busy[0]!)).toMatchObject({ code: 'OVERLOADED' })
   })
 
+  it('answers 409 CONFLICT, saying why, once the restore guard halted signing', async () => {
+    const { app, clock, sequencer } = await makeLog()
+    const { TlogError } = await import('../../../src/core/index.ts')
+    sequencer.halt(new TlogError('CONFLICT', 'witness W1 has cosigned a larger tree; this log refuses to sign'))
+    const r = await errorOf(await post(app, await statement(13, clock.now)))
+    expect(r).toMatchObject({ status: 409, code: 'CONFLICT' })
+    expect(r.message).toMatch(/refuses to sign/)
+    const health = await app.request('/healthz')
+    expect(health.status).toBe(503)
+    expect(await health.json()).toMatchObject({ status: 'stopped', reason: expect.stringMatching(/refuses to sign/) })
+  })
+
   it('answers 500 CORRUPT and an unhealthy /healthz once the sequencer stopped', async () => {
     const { app, clock, faulty } = await makeLog()
     await post(app, await statement(11, clock.now))
