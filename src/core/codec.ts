@@ -40,21 +40,58 @@ const encoder = new Encoder({
 
 const TWO_32 = 2 ** 32
 
+// cbor-x's RESET_BUFFER_MODE (encode.js; not re-exported by the package):
+// the next encode reuses the buffer instead of allocating 8 KiB every few
+// calls. The output is then valid only until the next encode, which is why
+// every caller below copies or compares it at once.
+const RESET_BUFFER_MODE = 1024
+const encodeRaw = encoder.encode.bind(encoder) as (value: unknown, mode: number) => Uint8Array
+
 /** Returns the deterministic CBOR encoding of `value`. Throws TypeError on values outside the data model. */
 export function encodeCbor(value: CborValue): Uint8Array {
-  return finish(encoder.encode(prepare(value, 0)))
+  return finish(encodeRaw(prepare(value, 0), RESET_BUFFER_MODE))
 }
 
-/** Encodes without the validating walk: for re-encoding what the strict decoder already walked. */
-function reencode(value: CborValue, tag?: number): Uint8Array {
-  const v = prepare(value, 0)
-  return copyBytes(encoder.encode(tag === undefined ? v : new Tag(v, tag)))
+/**
+ * Encodes what the strict decoder returned, to compare with its input. Its
+ * maps are already in canonical order and it holds nothing outside the data
+ * model, so only integers of 2^32 and above need converting; the rest goes
+ * to cbor-x as it is, and the bytes are compared in cbor-x's own buffer.
+ */
+function reencodeEquals(value: CborValue, tag: number | undefined, bytes: Uint8Array): boolean {
+  const v = encodable(value)
+  return bytesEqual(encodeRaw(tag === undefined ? v : new Tag(v, tag), RESET_BUFFER_MODE), bytes)
+}
+
+function encodable(v: CborValue): unknown {
+  if (typeof v === 'number') return v >= TWO_32 || v < -TWO_32 ? BigInt(v) : v
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined
+    for (let i = 0; i < v.length; i++) {
+      const x = encodable(v[i]!)
+      if (x !== v[i] && out === undefined) out = v.slice(0, i)
+      out?.push(x)
+    }
+    return out ?? v
+  }
+  if (v instanceof Map) {
+    let changed = false
+    const entries: [unknown, unknown][] = []
+    for (const [k, x] of v) {
+      const ek = encodable(k)
+      const ex = encodable(x)
+      if (ek !== k || ex !== x) changed = true
+      entries.push([ek, ex])
+    }
+    return changed ? new Map(entries) : v
+  }
+  return v
 }
 
 /** Returns the deterministic CBOR encoding of `value` wrapped in tag `tag`. */
 export function encodeTagged(tag: number, value: CborValue): Uint8Array {
   if (!Number.isSafeInteger(tag) || tag < 0) throw new TypeError('a CBOR tag is a non-negative integer')
-  return finish(encoder.encode(new Tag(prepare(value, 0), tag)), tag)
+  return finish(encodeRaw(new Tag(prepare(value, 0), tag), RESET_BUFFER_MODE), tag)
 }
 
 function finish(out: Uint8Array, tag?: number): Uint8Array {
@@ -120,8 +157,7 @@ export interface DecodeOptions {
 export function decodeCbor(bytes: Uint8Array, opts: DecodeOptions = {}): CborValue {
   const value = walk(bytes, opts)
   // Belt and braces for the rule "decoding re-encodes and compares bytes".
-  const again = reencode(value, opts.tag)
-  if (!bytesEqual(again, bytes)) throw new TlogError('MALFORMED', 'CBOR is not in deterministic encoding')
+  if (!reencodeEquals(value, opts.tag, bytes)) throw new TlogError('MALFORMED', 'CBOR is not in deterministic encoding')
   return value
 }
 
@@ -208,8 +244,13 @@ class Reader {
         return -1 - h.value
       case 2:
         return this.take(h.value)
-      case 3:
-        return fromUtf8(this.take(h.value))
+      case 3: {
+        if (h.value > this.b.length - this.pos) throw malformed('truncated')
+        // Decoding copies the text out; no need to copy the bytes first.
+        const text = fromUtf8(this.b.subarray(this.pos, this.pos + h.value))
+        this.pos += h.value
+        return text
+      }
       case 4: {
         // Each element takes at least one byte: refuse counts the input cannot hold.
         if (h.value > this.b.length - this.pos) throw malformed('truncated')

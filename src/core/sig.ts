@@ -38,10 +38,35 @@ const PKCS8_PREFIX = Uint8Array.from([
   0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ])
 
-/** Which implementation verifies: `auto` prefers WebCrypto when the runtime has it. */
+/** Which implementation verifies: `auto` prefers a platform verifier, then WebCrypto, then noble. */
 export type Ed25519Backend = 'auto' | 'webcrypto' | 'noble'
 
 let backend: Ed25519Backend = 'auto'
+
+/**
+ * A platform's own Ed25519 verification (e.g. Node's crypto.verify, whose
+ * main-thread cost per call is a tenth of WebCrypto's). It receives only
+ * inputs that passed this module's encoding checks, so it decides nothing
+ * but the cofactorless equation, as OpenSSL does.
+ */
+export interface PlatformEd25519 {
+  readonly name: string
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>
+}
+
+let platform: PlatformEd25519 | undefined
+
+/** Installs (or, with undefined, removes) a platform verifier for the `auto` backend. */
+export function usePlatformEd25519(p: PlatformEd25519 | undefined): void {
+  platform = p
+}
+
+/** Returns the name of the implementation `verify` uses in `auto` mode. */
+export async function ed25519Implementation(): Promise<string> {
+  if (backend === 'noble') return 'noble'
+  if (backend === 'auto' && platform !== undefined) return platform.name
+  return (await webCryptoEd25519Available()) ? 'webcrypto' : 'noble'
+}
 let webCryptoProbe: Promise<boolean> | undefined
 
 /** Selects the verification backend (tests and benchmarks compare them; production uses `auto`). */
@@ -253,6 +278,14 @@ export async function verifyWebCrypto(
  * under the rule above. Never throws on attacker-controlled input.
  */
 export async function verify(pub: Uint8Array, message: Uint8Array, sig: Uint8Array): Promise<boolean> {
+  if (backend === 'auto' && platform !== undefined) {
+    if (!preCheck(pub, sig)) return false
+    try {
+      return await platform.verify(pub, message, sig)
+    } catch {
+      return false
+    }
+  }
   if (backend !== 'noble') {
     const r = await verifyWebCrypto(pub, message, sig)
     if (r !== undefined) return r

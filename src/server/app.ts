@@ -1,7 +1,7 @@
+import type { Readable } from 'node:stream'
 import { gzip } from 'node:zlib'
 import { promisify } from 'node:util'
 import { Hono, type Context } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import {
   MAX_ENTRY_SIZE,
@@ -9,6 +9,7 @@ import {
   checkStatement,
   encodeCbor,
   isTlogError,
+  leafHash,
   parseCheckpoint,
   parseDecimal,
   parseNote,
@@ -74,50 +75,38 @@ export function createLogApp(deps: LogAppDeps): Hono {
     metrics.responses.inc({ status: String(c.res.status), code })
   })
 
-  app.post(
-    '/add',
-    async (c, next) => {
-      const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
-      if (type !== COSE_TYPE) {
-        throw new TlogError('UNSUPPORTED_MEDIA_TYPE', `send the statement as ${COSE_TYPE} (got ${type === '' ? 'no content type' : type})`)
+  app.post('/add', async (c) => {
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+    if (type !== COSE_TYPE) {
+      throw new TlogError('UNSUPPORTED_MEDIA_TYPE', `send the statement as ${COSE_TYPE} (got ${type === '' ? 'no content type' : type})`)
+    }
+    const entry = await readCapped(c, MAX_ENTRY_SIZE)
+    const statement = parseStatement(entry)
+    const leaf = leafHash(entry)
+    // A statement already in the log is answered as it was the first time,
+    // however old it is now: resubmission is how clients recover lost replies.
+    let seq = await deps.sequencer.lookup(entry, leaf)
+    if (seq === undefined) {
+      const skew = statement.statement.time - deps.now()
+      if (Math.abs(skew) > deps.maxSkewMs) {
+        throw new TlogError(
+          'STALE',
+          `statement time is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'ahead of' : 'behind'} the log's clock (at most ${deps.maxSkewMs / 1000} s allowed); check the actor's clock`,
+        )
       }
-      await next()
-    },
-    bodyLimit({
-      maxSize: MAX_ENTRY_SIZE,
-      onError: () => {
-        throw new TlogError('TOO_LARGE', `a statement is at most ${MAX_ENTRY_SIZE} bytes`)
-      },
-    }),
-    async (c) => {
-      const entry = new Uint8Array(await c.req.arrayBuffer())
-      if (entry.length > MAX_ENTRY_SIZE) throw new TlogError('TOO_LARGE', `a statement is at most ${MAX_ENTRY_SIZE} bytes`)
-      const statement = parseStatement(entry)
-      // A statement already in the log is answered as it was the first time,
-      // however old it is now: resubmission is how clients recover lost replies.
-      let seq = await deps.sequencer.lookup(entry)
-      if (seq === undefined) {
-        const skew = statement.statement.time - deps.now()
-        if (Math.abs(skew) > deps.maxSkewMs) {
-          throw new TlogError(
-            'STALE',
-            `statement time is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'ahead of' : 'behind'} the log's clock (at most ${deps.maxSkewMs / 1000} s allowed); check the actor's clock`,
-          )
-        }
-        await checkStatement(statement, { issuers: deps.issuers, cache: deps.credentialCache })
-        seq = await deps.sequencer.submit(entry)
-      }
-      metrics.submissions.inc({ result: seq.duplicate ? 'duplicate' : 'sequenced' })
-      let checkpoint = seq.checkpoint
-      let treeSize = seq.treeSize
-      if (c.req.query('wait') === 'witnessed') {
-        checkpoint = await deps.checkpoints.waitWitnessed(seq.index + 1, witnessWaitMs)
-        treeSize = parseCheckpoint(parseNote(checkpoint).text).treeSize
-      }
-      const proof = await deps.reader.tlogProof(seq.index, treeSize, checkpoint, entry)
-      return respond(c, seq, checkpoint, proof)
-    },
-  )
+      await checkStatement(statement, { issuers: deps.issuers, cache: deps.credentialCache })
+      seq = await deps.sequencer.submit(entry, leaf)
+    }
+    metrics.submissions.inc({ result: seq.duplicate ? 'duplicate' : 'sequenced' })
+    let checkpoint = seq.checkpoint
+    let treeSize = seq.treeSize
+    if (c.req.query('wait') === 'witnessed') {
+      checkpoint = await deps.checkpoints.waitWitnessed(seq.index + 1, witnessWaitMs)
+      treeSize = parseCheckpoint(parseNote(checkpoint).text).treeSize
+    }
+    const proof = await deps.reader.tlogProof(seq.index, treeSize, checkpoint, entry)
+    return respond(c, seq, checkpoint, proof)
+  })
 
   app.get('/checkpoint', (c) => {
     c.header('Cache-Control', 'public, max-age=2')
@@ -178,6 +167,65 @@ export function createLogApp(deps: LogAppDeps): Hono {
 
   app.onError((err, c) => errorResponse(err, c, deps.logError))
   return app
+}
+
+/**
+ * Returns the request body, refusing (TOO_LARGE) as soon as it passes `max`
+ * bytes: a declared Content-Length above it is refused before reading, and a
+ * body streamed without one is cut off at the cap. Reads the Node request
+ * directly when the Node adapter runs the app (constructing a Web Request
+ * costs more than the rest of the request's parsing), else the Web stream.
+ */
+async function readCapped(c: Context, max: number): Promise<Uint8Array> {
+  const tooLarge = (): TlogError => new TlogError('TOO_LARGE', `a statement is at most ${max} bytes`)
+  const declared = c.req.header('content-length')
+  if (declared !== undefined && Number(declared) > max) throw tooLarge()
+  const incoming = (c.env as { incoming?: Readable } | undefined)?.incoming
+  const chunks: Uint8Array[] = []
+  let size = 0
+  const add = (chunk: Uint8Array): void => {
+    size += chunk.length
+    if (size > max) throw tooLarge()
+    chunks.push(chunk)
+  }
+  if (incoming !== undefined && typeof incoming.on === 'function') {
+    await new Promise<void>((resolve, reject) => {
+      incoming.on('data', (chunk: Uint8Array) => {
+        try {
+          add(chunk)
+        } catch (e) {
+          incoming.pause()
+          incoming.removeAllListeners('data')
+          reject(e)
+        }
+      })
+      incoming.once('end', () => resolve())
+      incoming.once('error', reject)
+      incoming.once('aborted', () => reject(new TlogError('MALFORMED', 'the client closed the connection before sending the whole body')))
+    })
+  } else {
+    const body = c.req.raw.body
+    if (body !== null) {
+      const reader = body.getReader()
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        try {
+          add(value)
+        } catch (e) {
+          await reader.cancel()
+          throw e
+        }
+      }
+    }
+  }
+  const out = new Uint8Array(size)
+  let o = 0
+  for (const ch of chunks) {
+    out.set(ch, o)
+    o += ch.length
+  }
+  return out
 }
 
 function copy(d: Uint8Array): Uint8Array<ArrayBuffer> {

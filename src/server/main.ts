@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
-import { createCredentialCache, ed25519Signer, parsePolicy, parseSignerKey, parseTrustedIssuers, SIG_TYPE_ED25519 } from '../core/index.ts'
+import {
+  createCredentialCache,
+  ed25519Signer,
+  parsePolicy,
+  parseSignerKey,
+  parseTrustedIssuers,
+  usePlatformEd25519,
+  SIG_TYPE_ED25519,
+} from '../core/index.ts'
 import { openLevelLogStore } from '../storage/index.ts'
 import { createLogApp } from './app.ts'
 import type { LogConfig } from './config.ts'
@@ -10,6 +18,7 @@ import { LogMetrics } from './metrics.ts'
 import { LogSignedCheckpoints } from './published.ts'
 import { LogReader } from './reader.ts'
 import { Sequencer } from './sequencer.ts'
+import { nodeEd25519 } from './node-ed25519.ts'
 import { Witnessing } from './witnessing.ts'
 
 /** A running log server. */
@@ -30,6 +39,7 @@ export interface StartOptions {
 /** Starts a log from its configuration: config -> store -> sequencer -> app -> listen. */
 export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise<RunningLog> {
   const log = opts.log ?? (() => {})
+  usePlatformEd25519(nodeEd25519)
   const key = parseSignerKey(readFileSync(cfg.keyFile, 'utf8').trim())
   if (key.name !== cfg.origin || key.type !== SIG_TYPE_ED25519) {
     throw new TypeError(`${cfg.keyFile}: the log key must be an Ed25519 key named after the origin ${cfg.origin} (found ${key.name})`)

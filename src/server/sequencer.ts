@@ -232,10 +232,10 @@ export class Sequencer {
   /**
    * Returns where `entry` already is: in the log (with the checkpoint that
    * first contains it), or waiting in a batch (resolving once durable).
-   * Undefined when the log has never seen it.
+   * Undefined when the log has never seen it. `lh` is the entry's leaf hash,
+   * when the caller has it already.
    */
-  async lookup(entry: Uint8Array): Promise<Sequenced | undefined> {
-    const lh = leafHash(entry)
+  async lookup(entry: Uint8Array, lh: Uint8Array = leafHash(entry)): Promise<Sequenced | undefined> {
     const queued = this.#byKey.get(toHex(lh))
     if (queued !== undefined) return queued.promise.then((s) => ({ ...s, duplicate: true }))
     const known = await this.#locate(lh)
@@ -304,14 +304,13 @@ export class Sequencer {
   }
 
   /**
-   * Sequences `entry` and resolves once it is durable. The same entry
+   * Sequences `entry` (whose leaf hash is `lh`) and resolves once it is durable. The same entry
    * submitted again (now or later) resolves to the same index. Rejects with
    * OVERLOADED when the queue is full or a batch failed transiently, and with
    * the fatal error once the sequencer has stopped.
    */
-  async submit(entry: Uint8Array): Promise<Sequenced> {
+  async submit(entry: Uint8Array, lh: Uint8Array = leafHash(entry)): Promise<Sequenced> {
     if (this.#stopped !== undefined) throw this.#stopped
-    const lh = leafHash(entry)
     const key = toHex(lh)
     const queued = this.#byKey.get(key)
     if (queued !== undefined) return queued.promise.then((s) => ({ ...s, duplicate: true }))
