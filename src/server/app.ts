@@ -7,6 +7,7 @@ import {
   MAX_ENTRY_SIZE,
   TlogError,
   checkStatement,
+  decodeCbor,
   encodeCbor,
   isTlogError,
   leafHash,
@@ -16,6 +17,7 @@ import {
   parseStatement,
   parseTilePath,
   toHex,
+  type CborMap,
   type CredentialCache,
   type TrustedIssuers,
 } from '../core/index.ts'
@@ -57,6 +59,11 @@ export interface LogAppDeps {
 }
 
 const COSE_TYPE = 'application/cose'
+const CBOR_TYPE = 'application/cbor'
+/** Most statements in one POST /add-batch. */
+export const MAX_BATCH_ITEMS = 1024
+/** Largest POST /add-batch body. */
+export const MAX_BATCH_BYTES = 4 * 1024 * 1024
 const IMMUTABLE = 'public, max-age=31536000, immutable'
 
 /**
@@ -75,12 +82,11 @@ export function createLogApp(deps: LogAppDeps): Hono {
     metrics.responses.inc({ status: String(c.res.status), code })
   })
 
-  app.post('/add', async (c) => {
-    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
-    if (type !== COSE_TYPE) {
-      throw new TlogError('UNSUPPORTED_MEDIA_TYPE', `send the statement as ${COSE_TYPE} (got ${type === '' ? 'no content type' : type})`)
-    }
-    const entry = await readCapped(c, MAX_ENTRY_SIZE)
+  /**
+   * Checks and sequences one statement (or finds it already logged) and
+   * returns its index, checkpoint and .tlog-proof. Throws TlogError.
+   */
+  const addEntry = async (entry: Uint8Array, waitWitnessed: boolean): Promise<Added> => {
     const statement = parseStatement(entry)
     const leaf = leafHash(entry)
     // A statement already in the log is answered as it was the first time,
@@ -100,12 +106,40 @@ export function createLogApp(deps: LogAppDeps): Hono {
     metrics.submissions.inc({ result: seq.duplicate ? 'duplicate' : 'sequenced' })
     let checkpoint = seq.checkpoint
     let treeSize = seq.treeSize
-    if (c.req.query('wait') === 'witnessed') {
+    if (waitWitnessed) {
       checkpoint = await deps.checkpoints.waitWitnessed(seq.index + 1, witnessWaitMs)
       treeSize = parseCheckpoint(parseNote(checkpoint).text).treeSize
     }
-    const proof = await deps.reader.tlogProof(seq.index, treeSize, checkpoint, entry)
-    return respond(c, seq, checkpoint, proof)
+    return { seq, checkpoint, proof: await deps.reader.tlogProof(seq.index, treeSize, checkpoint, entry) }
+  }
+
+  app.post('/add', async (c) => {
+    requireType(c, COSE_TYPE, 'the statement')
+    const added = await addEntry(await readCapped(c, MAX_ENTRY_SIZE, 'a statement'), c.req.query('wait') === 'witnessed')
+    return respond(c, added)
+  })
+
+  app.post('/add-batch', async (c) => {
+    requireType(c, CBOR_TYPE, 'the batch (a CBOR array of statements, each a byte string)')
+    const body = await readCapped(c, MAX_BATCH_BYTES, 'a batch')
+    const items = decodeCbor(body, { maxDepth: 1 })
+    if (!Array.isArray(items) || items.length === 0 || items.length > MAX_BATCH_ITEMS || !items.every((x) => x instanceof Uint8Array)) {
+      throw new TlogError('MALFORMED', `a batch is a CBOR array of 1 to ${MAX_BATCH_ITEMS} byte strings, each one statement`)
+    }
+    const wait = c.req.query('wait') === 'witnessed'
+    // Each statement is acknowledged, deduplicated and refused on its own.
+    const results = await Promise.all(
+      (items as Uint8Array[]).map((entry) =>
+        addEntry(entry, wait).then(
+          (a): BatchResult => a,
+          (err: unknown): BatchResult => {
+            if (!isTlogError(err)) deps.logError?.(err)
+            return isTlogError(err) ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: 'internal error; the log operator has the details' }
+          },
+        ),
+      ),
+    )
+    return respondBatch(c, results)
   })
 
   app.get('/checkpoint', (c) => {
@@ -176,8 +210,8 @@ export function createLogApp(deps: LogAppDeps): Hono {
  * directly when the Node adapter runs the app (constructing a Web Request
  * costs more than the rest of the request's parsing), else the Web stream.
  */
-async function readCapped(c: Context, max: number): Promise<Uint8Array> {
-  const tooLarge = (): TlogError => new TlogError('TOO_LARGE', `a statement is at most ${max} bytes`)
+async function readCapped(c: Context, max: number, what: string): Promise<Uint8Array> {
+  const tooLarge = (): TlogError => new TlogError('TOO_LARGE', `${what} is at most ${max} bytes`)
   const declared = c.req.header('content-length')
   if (declared !== undefined && Number(declared) > max) throw tooLarge()
   const incoming = (c.env as { incoming?: Readable } | undefined)?.incoming
@@ -234,19 +268,49 @@ function copy(d: Uint8Array): Uint8Array<ArrayBuffer> {
   return out
 }
 
-function respond(c: Context, seq: Sequenced, checkpoint: string, proof: string): Response {
-  if (/\bapplication\/cbor\b/.test(c.req.header('accept') ?? '')) {
-    const body = encodeCbor(
-      new Map<string, number | string | Uint8Array>([
-        ['index', seq.index],
-        ['leafHash', seq.leafHash],
-        ['checkpoint', checkpoint],
-        ['proof', proof],
-      ]),
-    )
-    return c.body(copy(body), 200, { 'Content-Type': 'application/cbor' })
+/** A sequenced statement: where it is, the checkpoint proving it, and its .tlog-proof. */
+interface Added {
+  seq: Sequenced
+  checkpoint: string
+  proof: string
+}
+
+/** One result of a batch: an Added, or the error refusing that statement. */
+type BatchResult = Added | { code: string; message: string }
+
+function wantsCbor(c: Context): boolean {
+  return /\bapplication\/cbor\b/.test(c.req.header('accept') ?? '')
+}
+
+function addedCbor(a: Added): CborMap {
+  return new Map<string, number | string | Uint8Array>([
+    ['index', a.seq.index],
+    ['leafHash', a.seq.leafHash],
+    ['checkpoint', a.checkpoint],
+    ['proof', a.proof],
+  ])
+}
+
+function addedJson(a: Added): { index: number; leafHash: string; checkpoint: string; proof: string } {
+  return { index: a.seq.index, leafHash: toHex(a.seq.leafHash), checkpoint: a.checkpoint, proof: a.proof }
+}
+
+function respond(c: Context, a: Added): Response {
+  if (wantsCbor(c)) return c.body(copy(encodeCbor(addedCbor(a))), 200, { 'Content-Type': CBOR_TYPE })
+  return c.json(addedJson(a))
+}
+
+function respondBatch(c: Context, results: BatchResult[]): Response {
+  if (wantsCbor(c)) {
+    const out = results.map((r) => ('seq' in r ? addedCbor(r) : new Map<string, string>([['code', r.code], ['message', r.message]])))
+    return c.body(copy(encodeCbor(out)), 200, { 'Content-Type': CBOR_TYPE })
   }
-  return c.json({ index: seq.index, leafHash: toHex(seq.leafHash), checkpoint, proof })
+  return c.json({ results: results.map((r) => ('seq' in r ? addedJson(r) : r)) })
+}
+
+function requireType(c: Context, type: string, what: string): void {
+  const got = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+  if (got !== type) throw new TlogError('UNSUPPORTED_MEDIA_TYPE', `send ${what} as ${type} (got ${got === '' ? 'no content type' : got})`)
 }
 
 /** Maps an error to the JSON body `{code, message}` and the status of its code. */

@@ -4,6 +4,7 @@ import {
   CompactRange,
   decodeCbor,
   ed25519Verifier,
+  encodeCbor,
   fromHex,
   leafHash,
   openNote,
@@ -181,6 +182,54 @@ describe('POST /add', () => {
     const health = await app.request('/healthz')
     expect(health.status).toBe(503)
     expect(await health.json()).toMatchObject({ status: 'stopped' })
+  })
+})
+
+describe('POST /add-batch', () => {
+  const batch = (items: Uint8Array[]): Uint8Array => encodeCbor(items)
+  const postBatch = (app: Awaited<ReturnType<typeof makeLog>>['app'], body: Uint8Array | string, headers: Record<string, string> = {}) =>
+    app.request('/add-batch', { method: 'POST', headers: { 'content-type': 'application/cbor', ...headers }, body: body as BodyInit })
+
+  it('acknowledges and deduplicates each statement, and refuses each bad one on its own', async () => {
+    const { app, clock, sequencer } = await makeLog()
+    const good = await Promise.all(Array.from({ length: 5 }, (_, i) => statement(300 + i, clock.now)))
+    const tampered = (await statement(399, clock.now)).slice()
+    tampered[tampered.length - 1]! ^= 1
+    const stale = await statement(398, clock.now - 3_600_000)
+    const res = await postBatch(app, batch([good[0]!, good[1]!, tampered, good[0]!, new Uint8Array([1, 2]), stale, good[2]!]))
+    expect(res.status).toBe(200)
+    const { results } = (await res.json()) as { results: ({ index: number; leafHash: string; proof: string } | { code: string; message: string })[] }
+    expect(results).toHaveLength(7)
+    const codes = results.map((r) => ('code' in r ? r.code : 'ok'))
+    expect(codes).toEqual(['ok', 'ok', 'BAD_SIGNATURE', 'ok', 'MALFORMED', 'STALE', 'ok'])
+    const ok = results as { index: number; leafHash: string; checkpoint: string; proof: string }[]
+    expect(ok[3]!.index).toBe(ok[0]!.index)
+    expect(new Set([ok[0]!.index, ok[1]!.index, ok[6]!.index]).size).toBe(3)
+    expect(sequencer.treeSize).toBe(3)
+    for (const i of [0, 1, 6]) await checkReply(ok[i]!, [good[0]!, good[1]!, good[2]!][[0, 1, 6].indexOf(i)]!)
+    // The same batch again: the same indices.
+    const again = (await (await postBatch(app, batch([good[1]!, good[0]!]))).json()) as { results: { index: number }[] }
+    expect(again.results.map((r) => r.index)).toEqual([ok[1]!.index, ok[0]!.index])
+  })
+
+  it('answers CBOR for Accept: application/cbor', async () => {
+    const { app, clock } = await makeLog()
+    const e = await statement(400, clock.now)
+    const res = await postBatch(app, batch([e, new Uint8Array([0])]), { accept: 'application/cbor' })
+    expect(res.headers.get('content-type')).toBe('application/cbor')
+    const out = decodeCbor(new Uint8Array(await res.arrayBuffer())) as Map<string, unknown>[]
+    expect([...out[0]!.keys()].sort()).toEqual(['checkpoint', 'index', 'leafHash', 'proof'])
+    expect(out[1]!.get('code')).toBe('MALFORMED')
+  })
+
+  it('refuses a batch that is not one: 415, 413, 400', async () => {
+    const { app, clock } = await makeLog()
+    const e = await statement(401, clock.now)
+    expect(await errorOf(await postBatch(app, batch([e]), { 'content-type': 'application/cose' }))).toMatchObject({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' })
+    expect(await errorOf(await postBatch(app, new Uint8Array(4 * 1024 * 1024 + 1)))).toMatchObject({ status: 413, code: 'TOO_LARGE' })
+    for (const bad of [encodeCbor([]), encodeCbor(new Map()), encodeCbor([1, 2]), encodeCbor([[e]]), new Uint8Array([0x81]), encodeCbor(Array.from({ length: 1025 }, () => new Uint8Array(1)))]) {
+      expect(await errorOf(await postBatch(app, bad))).toMatchObject({ status: 400, code: 'MALFORMED' })
+    }
   })
 })
 
