@@ -1,0 +1,88 @@
+/**
+ * Storage faults for real actlog processes (loaded by faulty-actlog.js
+ * before the CLI): wraps the LevelDB store the log or the witness opens in a
+ * FaultyKv, so every layer above the disk (KvLogStore or WitnessState, the
+ * sequencer, the CLI's onFatal and its exit status) is the production code.
+ *
+ * ACTLOG_TEST_FAULTS is a comma-separated list of `<n>:<mode>`, counting the
+ * batch writes of the process's store from 1:
+ *
+ * - `before`: write n fails without writing (`persisted: false`);
+ * - `after`: write n is written, then fails (`persisted: 'unknown'`);
+ * - `enospc`: from write n on, every write fails as a full disk through
+ *   FaultyKv.failAll (`persisted: false`, ENOSPC);
+ * - `io-enospc`: from write n on, every write fails as LevelDB itself fails
+ *   on a full disk (LEVEL_IO_ERROR "No space left on device", mapped by
+ *   toStoreWriteError to `persisted: 'unknown'`), without writing;
+ * - `drop`: from write n on, writes claim success and store nothing (a disk
+ *   that lies; only for checking that the checkers see the loss).
+ */
+import { FaultyKv, LevelKv, toStoreWriteError, type KvOp, type KvRange, type KvStore } from '../../src/storage/index.ts'
+
+type Mode = 'before' | 'after' | 'enospc' | 'io-enospc' | 'drop'
+
+/** Returns the plans of a fault specification; throws on a bad one. */
+export function parseFaults(spec: string): { n: number; mode: Mode }[] {
+  if (spec.trim() === '') return []
+  return spec.split(',').map((p) => {
+    const m = /^\s*(\d+):(before|after|enospc|io-enospc|drop)\s*$/.exec(p)
+    if (m === null) throw new TypeError(`ACTLOG_TEST_FAULTS: bad plan ${JSON.stringify(p)} (want <n>:before|after|enospc|io-enospc|drop)`)
+    return { n: Number(m[1]), mode: m[2] as Mode }
+  })
+}
+
+/** A KvStore whose batches fail as planned; everything else forwards to FaultyKv over LevelDB. */
+export class PlannedFaultsKv implements KvStore {
+  readonly #faulty: FaultyKv
+  readonly #dir: string
+  #calls = 0
+  #enospcFrom = Infinity
+  #ioFrom = Infinity
+  #dropFrom = Infinity
+
+  constructor(inner: LevelKv, plans: { n: number; mode: Mode }[]) {
+    this.#faulty = new FaultyKv(inner)
+    this.#dir = inner.dir
+    for (const { n, mode } of plans) {
+      if (mode === 'before' || mode === 'after') this.#faulty.failAt(n, mode)
+      else if (mode === 'enospc') this.#enospcFrom = Math.min(this.#enospcFrom, n)
+      else if (mode === 'io-enospc') this.#ioFrom = Math.min(this.#ioFrom, n)
+      else this.#dropFrom = Math.min(this.#dropFrom, n)
+    }
+  }
+
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.#faulty.get(key)
+  }
+
+  getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    return this.#faulty.getMany(keys)
+  }
+
+  async batch(ops: readonly KvOp[]): Promise<void> {
+    const call = ++this.#calls
+    if (call >= this.#dropFrom) return
+    if (call >= this.#ioFrom) {
+      const native = Object.assign(new Error(`IO error: ${this.#dir}/000003.log: No space left on device`), { code: 'LEVEL_IO_ERROR' })
+      throw toStoreWriteError(native, this.#dir)
+    }
+    if (call >= this.#enospcFrom) this.#faulty.failAll()
+    return this.#faulty.batch(ops)
+  }
+
+  iterate(range?: KvRange): AsyncIterable<[Uint8Array, Uint8Array]> {
+    return this.#faulty.iterate(range)
+  }
+
+  close(): Promise<void> {
+    return this.#faulty.close()
+  }
+}
+
+const plans = parseFaults(process.env.ACTLOG_TEST_FAULTS ?? '')
+if (plans.length > 0) {
+  const open = LevelKv.open.bind(LevelKv)
+  // The log (openLevelLogStore) and the witness (startWitness) open their
+  // store through LevelKv.open: hand them the faulty wrapper instead.
+  ;(LevelKv as unknown as { open: (dir: string) => Promise<KvStore> }).open = async (dir: string) => new PlannedFaultsKv(await open(dir), plans)
+}
