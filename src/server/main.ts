@@ -11,7 +11,7 @@ import {
   usePlatformEd25519,
   SIG_TYPE_ED25519,
 } from '../core/index.ts'
-import { openLevelLogStore } from '../storage/index.ts'
+import { openLevelLogStore, type StoreWriteError } from '../storage/index.ts'
 import { createLogApp } from './app.ts'
 import type { LogConfig } from './config.ts'
 import { LogMetrics } from './metrics.ts'
@@ -55,6 +55,7 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
     maxDelayMs: cfg.batch.maxDelayMs,
     maxPending: cfg.maxPending,
     onFatal: opts.onFatal ?? ((err) => log(`fatal storage error: ${String(err)}`)),
+    onWriteError: writeErrorReporter(log),
     onBatch: ({ entries, commitMs }) => {
       metrics.batchSize.observe(entries)
       metrics.fsync.observe(commitMs / 1000)
@@ -119,4 +120,23 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
     },
   }
 }
+
+/**
+ * Returns the reporter of batches that failed with nothing written (e.g. a
+ * full disk): one line for the first failure, then at most one every 10 s
+ * with the count, so a full disk under load does not flood the output.
+ */
+function writeErrorReporter(log: (line: string) => void): (err: StoreWriteError, entries: number) => void {
+  let last = -Infinity
+  let failed = 0
+  return (err, entries) => {
+    failed += entries
+    if (Date.now() - last < 10_000) return
+    last = Date.now()
+    const cause = err.cause instanceof Error && !err.message.includes(err.cause.message) ? `: ${err.cause.message}` : ''
+    log(`storage write failed, nothing was written (${err.message}${cause}); ${failed} submission(s) answered 503 since the last report. Free space on the disk of the data directory, or fix the storage error; the log goes on by itself.`)
+    failed = 0
+  }
+}
+
 export { loadLogConfig, type LogConfig } from './config.ts'

@@ -53,6 +53,12 @@ export interface SequencerOptions {
    * startup recovery read back what is on disk.
    */
   onFatal?: (err: unknown) => void
+  /**
+   * Called when a batch write failed with nothing written (a full disk, a
+   * closed store): that batch's submitters are answered OVERLOADED and the
+   * sequencer goes on. The operator needs to hear it; clients only retry.
+   */
+  onWriteError?: (err: StoreWriteError, entries: number) => void
   /** Observes each committed batch (metrics). */
   onBatch?: (info: { entries: number; commitMs: number; treeSize: number }) => void
   /** Reads tiles for past checkpoints; by default a reader over `store`. */
@@ -94,6 +100,7 @@ export class Sequencer {
   readonly #maxDelayMs: number
   readonly #maxPending: number
   readonly #onFatal: (err: unknown) => void
+  readonly #onWriteError: SequencerOptions['onWriteError']
   readonly #onBatch: SequencerOptions['onBatch']
   readonly #reader: LogReader
   readonly #pastCheckpoints = new Lru<string>(256)
@@ -121,6 +128,7 @@ export class Sequencer {
     this.#maxDelayMs = opts.maxDelayMs ?? 10
     this.#maxPending = opts.maxPending ?? 10_000
     this.#onFatal = opts.onFatal ?? (() => {})
+    this.#onWriteError = opts.onWriteError
     this.#onBatch = opts.onBatch
     this.#reader = opts.reader ?? new LogReader(opts.store)
     if (!Number.isInteger(this.#maxBatch) || this.#maxBatch < 1) throw new RangeError('maxBatch must be a positive integer')
@@ -374,6 +382,11 @@ export class Sequencer {
         // Nothing reached the disk: fail this batch only; the tree is unchanged.
         const e = new TlogError('OVERLOADED', 'the log could not write this batch; retry shortly', { cause: err })
         for (const it of items) it.reject(e)
+        try {
+          this.#onWriteError?.(err, items.length)
+        } catch {
+          // Reporting must not change what the submitters were told.
+        }
         return
       }
       this.#fail(err, items)
