@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
 import { isTlogError } from '../core/index.ts'
-import { loadLogConfig, startLog } from '../server/main.ts'
+import { StoreLockedError, StoreOpenError, loadLogConfig, startLog } from '../server/main.ts'
 import { loadWitnessConfig, startWitness } from '../../witness/main.ts'
 import { LogError } from './client.ts'
 import { runDemo } from './demo.ts'
@@ -218,6 +218,11 @@ function report(err: unknown): number {
   if (err instanceof UsageError || err instanceof TypeError) {
     console.error(`actlog: ${err.message}`)
     return 2
+  }
+  // The data directory cannot be used: the message says which, why, and what to do.
+  if (err instanceof StoreOpenError || err instanceof StoreLockedError) {
+    console.error(`actlog: ${err.message}`)
+    return 1
   }
   if (err instanceof LogError) {
     console.error(`actlog: the log refused: ${err.code} (HTTP ${err.status}): ${err.message}`)

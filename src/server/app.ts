@@ -54,6 +54,12 @@ export interface LogAppDeps {
   maxSkewMs: number
   /** Longest wait of `?wait=witnessed`, in ms. */
   witnessWaitMs?: number
+  /**
+   * Most statements in flight (received, not yet answered) across POST /add
+   * and /add-batch; beyond it the log answers 503 at once. This, not the
+   * clients' manners, bounds the memory submissions can take.
+   */
+  maxInFlight?: number
   /** Where unexpected errors are reported. */
   logError?: (err: unknown) => void
 }
@@ -75,6 +81,21 @@ export function createLogApp(deps: LogAppDeps): Hono {
   const app = new Hono()
   const { metrics } = deps
   const witnessWaitMs = deps.witnessWaitMs ?? 10_000
+  const maxInFlight = deps.maxInFlight ?? 8192
+  let inFlight = 0
+  /** Runs `f` counting `n` statements in flight, or refuses at once when that would pass the bound. */
+  const admit = async <T>(n: number, f: () => Promise<T>): Promise<T> => {
+    if (n > maxInFlight) throw new TlogError('TOO_LARGE', `this log takes at most ${maxInFlight} statements at once; send smaller batches`)
+    if (inFlight + n > maxInFlight) {
+      throw new TlogError('OVERLOADED', `the log is processing ${inFlight} statements, its limit; retry shortly`)
+    }
+    inFlight += n
+    try {
+      return await f()
+    } finally {
+      inFlight -= n
+    }
+  }
 
   app.use('*', async (c, next) => {
     await next()
@@ -115,7 +136,7 @@ export function createLogApp(deps: LogAppDeps): Hono {
 
   app.post('/add', async (c) => {
     requireType(c, COSE_TYPE, 'the statement')
-    const added = await addEntry(await readCapped(c, MAX_ENTRY_SIZE, 'a statement'), c.req.query('wait') === 'witnessed')
+    const added = await admit(1, async () => addEntry(await readCapped(c, MAX_ENTRY_SIZE, 'a statement'), c.req.query('wait') === 'witnessed'))
     return respond(c, added)
   })
 
@@ -128,14 +149,16 @@ export function createLogApp(deps: LogAppDeps): Hono {
     }
     const wait = c.req.query('wait') === 'witnessed'
     // Each statement is acknowledged, deduplicated and refused on its own.
-    const results = await Promise.all(
-      (items as Uint8Array[]).map((entry) =>
-        addEntry(entry, wait).then(
-          (a): BatchResult => a,
-          (err: unknown): BatchResult => {
-            if (!isTlogError(err)) deps.logError?.(err)
-            return isTlogError(err) ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: 'internal error; the log operator has the details' }
-          },
+    const results = await admit(items.length, () =>
+      Promise.all(
+        (items as Uint8Array[]).map((entry) =>
+          addEntry(entry, wait).then(
+            (a): BatchResult => a,
+            (err: unknown): BatchResult => {
+              if (!isTlogError(err)) deps.logError?.(err)
+              return isTlogError(err) ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: 'internal error; the log operator has the details' }
+            },
+          ),
         ),
       ),
     )
@@ -156,7 +179,8 @@ export function createLogApp(deps: LogAppDeps): Hono {
       c.header('Vary', 'Accept-Encoding')
       if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
         c.header('Content-Encoding', 'gzip')
-        return c.body(new Uint8Array(await gzipAsync(data)))
+        const z = (await deps.reader.gzippedBundle(t, data)) ?? new Uint8Array(await gzipAsync(data))
+        return c.body(copy(z))
       }
     }
     return c.body(copy(data))

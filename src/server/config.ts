@@ -20,7 +20,7 @@ export interface LogConfig {
   /** tlog-policy file naming the witnesses (with URLs) and the quorum; absent means no witnesses. */
   policyFile?: string
   batch: { maxEntries: number; maxDelayMs: number }
-  /** Most submissions waiting for a batch before the log answers 503. */
+  /** Most statements in flight (received, not yet answered) before the log answers 503. */
   maxPending: number
   /** Largest difference between a statement's time and the log's clock. */
   maxClockSkewMs: number
@@ -33,7 +33,7 @@ export interface LogConfig {
 /** The defaults of optional fields. */
 export const LOG_CONFIG_DEFAULTS = {
   batch: { maxEntries: 256, maxDelayMs: 10 },
-  maxPending: 20_000,
+  maxPending: 8192,
   maxClockSkewSeconds: 300,
   witnessWaitSeconds: 10,
   witnessTimeoutSeconds: 5,

@@ -96,6 +96,7 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
     now: opts.now ?? Date.now,
     maxSkewMs: cfg.maxClockSkewMs,
     witnessWaitMs: cfg.witnessWaitMs,
+    maxInFlight: cfg.maxPending,
     logError: (err) => log(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
   })
   const server = serve({ fetch: app.fetch, hostname: cfg.listen.host, port: cfg.listen.port })
@@ -140,3 +141,5 @@ function writeErrorReporter(log: (line: string) => void): (err: StoreWriteError,
 }
 
 export { loadLogConfig, type LogConfig } from './config.ts'
+// The CLI reports these to the operator as one line (it imports nothing from storage).
+export { StoreLockedError, StoreOpenError } from '../storage/index.ts'

@@ -11,18 +11,26 @@ import {
   type TileReader,
   type TileRef,
 } from '../core/index.ts'
+import { promisify } from 'node:util'
+import { gzip } from 'node:zlib'
 import type { LogStore } from '../storage/index.ts'
+
+const gzipAsync = promisify(gzip)
 
 /**
  * Read side of the log: tiles and entry bundles as tlog-tiles serves them,
  * and inclusion and consistency proofs built from tiles. A bounded cache of
  * expanded tiles makes the proofs of a whole batch (which share tiles) cost
- * lookups rather than hashing.
+ * lookups rather than hashing. Full tiles and bundles never change, so they
+ * (and the gzip of full bundles) are cached too, within a byte budget.
  */
 export class LogReader {
   readonly #store: LogStore
   readonly #cache: ExpandedTileCache
   readonly #tiles: TileReader
+  // Full (immutable) tiles and entry bundles: bytes, and a bundle's entry offsets.
+  readonly #full = new Lru<{ data: Uint8Array; offsets?: number[] }>(1024, 24 * 1024 * 1024, (v) => v.data.length)
+  readonly #gzipped = new Lru<Uint8Array>(1024, 8 * 1024 * 1024, (v) => v.length)
 
   constructor(store: LogStore, cacheEntries = 512) {
     this.#store = store
@@ -51,13 +59,30 @@ export class LogReader {
     // tile fills, for clients holding an older checkpoint.
     const available = Math.floor(treeSize / TILE_WIDTH ** level) - t.index * TILE_WIDTH
     if (available < t.width) throw new TlogError('NOT_FOUND', `${tilePath(t)} is not in the tree of size ${treeSize}`)
-    const [d] = await this.#store.getTiles([t])
-    if (d === undefined) throw new TlogError('NOT_FOUND', `${tilePath(t)} is not stored`)
+    const key = `${t.level}/${t.index}`
+    let d = this.#full.get(key)?.data
+    if (d === undefined) {
+      ;[d] = await this.#store.getTiles([t])
+      if (d === undefined) throw new TlogError('NOT_FOUND', `${tilePath(t)} is not stored`)
+      if (available >= TILE_WIDTH) this.#full.set(key, { data: d })
+    }
     if (t.level !== 'entries') {
       if (d.length < t.width * 32) throw new TlogError('NOT_FOUND', `${tilePath(t)} is not stored at that width`)
       return d.subarray(0, t.width * 32)
     }
     return bundlePrefix(d, t.width)
+  }
+
+  /** Returns the gzip of a full entry bundle, compressed once and cached; undefined for partial ones. */
+  async gzippedBundle(t: TileRef, data: Uint8Array): Promise<Uint8Array | undefined> {
+    if (t.level !== 'entries' || t.width !== TILE_WIDTH) return undefined
+    const key = String(t.index)
+    let z = this.#gzipped.get(key)
+    if (z === undefined) {
+      z = new Uint8Array(await gzipAsync(data))
+      this.#gzipped.set(key, z)
+    }
+    return z
   }
 
   /** Returns the root hash of the tree of `treeSize` leaves, from the tiles. */
@@ -79,9 +104,20 @@ export class LogReader {
   async entry(index: number, treeSize: number): Promise<Uint8Array> {
     if (!(index < treeSize)) throw new TlogError('NOT_FOUND', `index ${index} is not below the tree size ${treeSize}`)
     const bundle = Math.floor(index / TILE_WIDTH)
+    const key = `entries/${bundle}`
+    const cached = this.#full.get(key)
+    if (cached !== undefined) {
+      cached.offsets ??= offsetsOf(cached.data)
+      const o = cached.offsets[index % TILE_WIDTH]!
+      return cached.data.slice(o + 2, o + 2 + ((cached.data[o]! << 8) | cached.data[o + 1]!))
+    }
     const [d] = await this.#store.getTiles([{ level: 'entries', index: bundle, width: TILE_WIDTH }])
     if (d === undefined) throw new TlogError('CORRUPT', `entry bundle ${bundle} is missing`)
-    return nthEntry(d, index % TILE_WIDTH)
+    const offsets = offsetsOf(d)
+    if (offsets.length === TILE_WIDTH) this.#full.set(key, { data: d, offsets })
+    const o = offsets[index % TILE_WIDTH]
+    if (o === undefined) throw new TlogError('CORRUPT', `entry bundle ${bundle} holds fewer than ${(index % TILE_WIDTH) + 1} entries`)
+    return d.slice(o + 2, o + 2 + ((d[o]! << 8) | d[o + 1]!))
   }
 
   /** Returns the `.tlog-proof` text of entry `index` against the signed `checkpoint` of `treeSize`. */
@@ -102,23 +138,28 @@ function bundlePrefix(bundle: Uint8Array, count: number): Uint8Array {
   return bundle.subarray(0, o)
 }
 
-function nthEntry(bundle: Uint8Array, n: number): Uint8Array {
+/** Returns the offset of each entry's length prefix in an entry bundle. Throws CORRUPT on a truncated bundle. */
+function offsetsOf(bundle: Uint8Array): number[] {
+  const out: number[] = []
   let o = 0
-  for (let i = 0; ; i++) {
-    if (o + 2 > bundle.length) throw new TlogError('CORRUPT', `entry bundle holds fewer than ${n + 1} entries`)
-    const len = (bundle[o]! << 8) | bundle[o + 1]!
-    if (i === n) {
-      if (o + 2 + len > bundle.length) throw new TlogError('CORRUPT', 'entry bundle is truncated')
-      return bundle.slice(o + 2, o + 2 + len)
-    }
-    o += 2 + len
+  while (o < bundle.length) {
+    if (o + 2 > bundle.length) throw new TlogError('CORRUPT', 'entry bundle is truncated')
+    out.push(o)
+    o += 2 + ((bundle[o]! << 8) | bundle[o + 1]!)
   }
+  if (o !== bundle.length) throw new TlogError('CORRUPT', 'entry bundle is truncated')
+  return out
 }
 
-/** A small least-recently-used map. */
+/** A least-recently-used map, bounded by entries and optionally by a size measure (bytes). */
 export class Lru<V> {
   readonly #map = new Map<string, V>()
-  constructor(readonly max: number) {}
+  #bytes = 0
+  constructor(
+    readonly max: number,
+    readonly maxBytes = Infinity,
+    readonly sizeOf: (v: V) => number = () => 0,
+  ) {}
   get(key: string): V | undefined {
     const v = this.#map.get(key)
     if (v !== undefined) {
@@ -128,11 +169,15 @@ export class Lru<V> {
     return v
   }
   set(key: string, v: V): void {
-    this.#map.delete(key)
+    this.delete(key)
     this.#map.set(key, v)
-    if (this.#map.size > this.max) this.#map.delete(this.#map.keys().next().value!)
+    this.#bytes += this.sizeOf(v)
+    while (this.#map.size > this.max || (this.#bytes > this.maxBytes && this.#map.size > 1)) this.delete(this.#map.keys().next().value!)
   }
   delete(key: string): void {
+    const v = this.#map.get(key)
+    if (v === undefined) return
+    this.#bytes -= this.sizeOf(v)
     this.#map.delete(key)
   }
   get size(): number {

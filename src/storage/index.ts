@@ -2,7 +2,7 @@
  * actlog storage (Node): the LogStore interface, the KvStore it is built on,
  * and their memory, LevelDB and fault-injecting implementations.
  */
-export { StoreLockedError, StoreWriteError, type CommitBatch, type Located, type LogStore, type TreeState } from './store.ts'
+export { StoreLockedError, StoreOpenError, StoreWriteError, type CommitBatch, type Located, type LogStore, type TreeState } from './store.ts'
 export { checkKey, checkOps, checkRange, type KvOp, type KvRange, type KvStore } from './kv.ts'
 export { KvLogStore } from './log-store.ts'
 export { MemoryKv, createMemoryLogStore } from './memory.ts'

@@ -4,7 +4,7 @@ import { Level } from 'level'
 import { TlogError } from '../core/index.ts'
 import { checkKey, checkOps, checkRange, type KvOp, type KvRange, type KvStore } from './kv.ts'
 import { KvLogStore } from './log-store.ts'
-import { StoreLockedError, StoreWriteError } from './store.ts'
+import { StoreLockedError, StoreOpenError, StoreWriteError } from './store.ts'
 
 /**
  * The LevelDB KvStore (classic-level underneath) and the LogStore on it. The
@@ -43,6 +43,13 @@ export function toStoreWriteError(err: unknown, dir: string): StoreWriteError {
   return new StoreWriteError(`LevelDB write at ${dir} failed and may have persisted (${code ?? 'no code'}): ${detail}`, 'unknown', { cause: err })
 }
 
+/** Returns what to do about a failure to open a data directory, when the cause says. */
+function openHint(detail: string): string {
+  if (/permission denied|EACCES|EPERM|read-only file system|EROFS/i.test(detail)) return '; the user running actlog must be able to write to this directory'
+  if (/no space left|ENOSPC/i.test(detail)) return '; the disk is full: free space on it, then start again (nothing acknowledged is lost)'
+  return ''
+}
+
 function toReadError(err: unknown, dir: string): unknown {
   if (errorCode(err) === 'LEVEL_CORRUPTION') return new TlogError('CORRUPT', `LevelDB at ${dir} is corrupt`, { cause: err })
   return err
@@ -68,11 +75,18 @@ export class LevelKv implements KvStore {
    * Returns the store in `dir`, creating the directory and the database if
    * missing. Throws StoreLockedError when another process (or another handle
    * in this one) holds the directory's LevelDB lock, TlogError CORRUPT when
-   * LevelDB reports corruption, and otherwise an Error naming the directory.
+   * LevelDB reports corruption, and otherwise StoreOpenError naming the
+   * directory and the cause (with what to do about a permission problem or
+   * a full disk).
    */
   static async open(dir: string): Promise<LevelKv> {
     const abs = resolve(dir)
-    await mkdir(abs, { recursive: true })
+    try {
+      await mkdir(abs, { recursive: true })
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : String(err)
+      throw new StoreOpenError(`cannot create the data directory ${abs}: ${detail}${openHint(detail)}`, abs, { cause: err })
+    }
     const db: Db = new Level<Uint8Array, Uint8Array>(abs, { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: true })
     try {
       await db.open()
@@ -89,7 +103,7 @@ export class LevelKv implements KvStore {
       }
       if (code === 'LEVEL_CORRUPTION') throw new TlogError('CORRUPT', `LevelDB in ${abs} is corrupt and cannot be opened`, { cause: err })
       const detail = cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err)
-      throw new Error(`cannot open LevelDB in ${abs}: ${detail}`, { cause: err })
+      throw new StoreOpenError(`cannot open LevelDB in ${abs}: ${detail}${openHint(detail)}`, abs, { cause: err })
     }
     return new LevelKv(db, abs)
   }

@@ -102,3 +102,19 @@ export class StoreLockedError extends Error {
     super(message, opts)
   }
 }
+
+/**
+ * Thrown when the data directory cannot be created or opened (permissions,
+ * a full or read-only disk). The message names the directory and the cause,
+ * and says what to do when that is clear.
+ */
+export class StoreOpenError extends Error {
+  override name = 'StoreOpenError'
+  constructor(
+    message: string,
+    readonly dir: string,
+    opts?: { cause?: unknown },
+  ) {
+    super(message, opts)
+  }
+}

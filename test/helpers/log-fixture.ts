@@ -40,7 +40,7 @@ export interface Fixture {
   clock: { now: number }
 }
 
-export async function makeLog(opts: { issuersFile?: string; now?: number; maxPending?: number; maxBatch?: number; maxDelayMs?: number; checkpoints?: (s: Sequencer, store: LogStore) => CheckpointSource } = {}): Promise<Fixture> {
+export async function makeLog(opts: { issuersFile?: string; now?: number; maxPending?: number; maxInFlight?: number; maxBatch?: number; maxDelayMs?: number; checkpoints?: (s: Sequencer, store: LogStore) => CheckpointSource } = {}): Promise<Fixture> {
   const kv = new MemoryKv()
   const faulty = new FaultyKv(kv)
   const store = new KvLogStore(faulty)
@@ -64,6 +64,7 @@ export async function makeLog(opts: { issuersFile?: string; now?: number; maxPen
     checkpoints: opts.checkpoints?.(sequencer, store) ?? new LogSignedCheckpoints(sequencer, store),
     now: () => clock.now,
     maxSkewMs: 5 * 60_000,
+    ...(opts.maxInFlight === undefined ? {} : { maxInFlight: opts.maxInFlight }),
   })
   return { app, sequencer, store, kv, faulty, metrics, clock }
 }

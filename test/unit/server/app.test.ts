@@ -148,6 +148,21 @@ describe('POST /add', () => {
     expect(await errorOf(res)).toMatchObject({ status: 413, code: 'TOO_LARGE' })
   })
 
+  it('answers 503 at once beyond the in-flight bound, and recovers once the load passes', async () => {
+    const f = await makeLog({ maxInFlight: 3, maxDelayMs: 50 })
+    const es = await Promise.all(Array.from({ length: 8 }, (_, i) => statement(500 + i, f.clock.now)))
+    const res = await Promise.all(es.map((e) => post(f.app, e)))
+    const busy = res.filter((r) => r.status === 503)
+    expect(busy.length).toBe(5)
+    const r = await errorOf(busy[0]!)
+    expect(r.code).toBe('OVERLOADED')
+    expect(r.message).toMatch(/processing 3 statements/)
+    // A batch counts each of its statements; one that can never fit is too large.
+    const batch = await f.app.request('/add-batch', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: encodeCbor(es.slice(0, 4)) as BodyInit })
+    expect(await errorOf(batch)).toMatchObject({ status: 413, code: 'TOO_LARGE' })
+    expect((await post(f.app, es[7]!)).status).toBe(200)
+  })
+
   it('answers 503 OVERLOADED with Retry-After when the queue is full', async () => {
     const { app, clock } = await makeLog({ maxPending: 1, maxBatch: 1, maxDelayMs: 50 })
     const es = await Promise.all(Array.from({ length: 6 }, (_, i) => statement(200 + i, clock.now)))

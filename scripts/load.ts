@@ -1,0 +1,98 @@
+/**
+ * Load generation for the benchmark: keep-alive HTTP submissions at a fixed
+ * offered rate (open loop, so latency is measured at that rate rather than
+ * hidden by back-off) or as fast as a number of concurrent clients allows
+ * (closed loop).
+ */
+import http from 'node:http'
+
+/** One HTTP request's outcome. */
+export interface Sent {
+  status: number
+  /** Milliseconds from send to the last byte of the answer. */
+  ms: number
+  body: Buffer
+  /** performance.now() when the answer completed. */
+  at: number
+}
+
+/** A keep-alive client for one base URL. */
+export class Client {
+  readonly #url: URL
+  readonly #agent: http.Agent
+
+  constructor(base: string, maxSockets = 256) {
+    this.#url = new URL(base)
+    this.#agent = new http.Agent({ keepAlive: true, maxSockets })
+  }
+
+  request(method: string, path: string, body?: Uint8Array, headers: Record<string, string> = {}): Promise<Sent> {
+    const started = performance.now()
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          agent: this.#agent,
+          host: this.#url.hostname,
+          port: this.#url.port,
+          path,
+          method,
+          headers: body === undefined ? headers : { ...headers, 'content-length': String(body.length) },
+        },
+        (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => {
+            const at = performance.now()
+            resolve({ status: res.statusCode ?? 0, ms: at - started, body: Buffer.concat(chunks), at })
+          })
+          res.on('error', reject)
+        },
+      )
+      req.on('error', reject)
+      req.end(body)
+    })
+  }
+
+  close(): void {
+    this.#agent.destroy()
+  }
+}
+
+/** Returns the p-th percentile (0..100) of sorted numbers. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[i]!
+}
+
+/** Runs `n` jobs with `concurrency` in flight; returns the elapsed seconds. */
+export async function closedLoop(n: number, concurrency: number, job: (i: number) => Promise<void>): Promise<number> {
+  let next = 0
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, n) }, async () => {
+      while (next < n) await job(next++)
+    }),
+  )
+  return (performance.now() - started) / 1000
+}
+
+/**
+ * Starts job i at i / rate seconds (open loop), whatever the answers; returns
+ * the elapsed seconds once every job finished. `maxInFlight` bounds memory if
+ * the server falls far behind.
+ */
+export async function openLoop(n: number, rate: number, job: (i: number) => Promise<void>, maxInFlight = 20_000): Promise<number> {
+  const started = performance.now()
+  const running = new Set<Promise<void>>()
+  for (let i = 0; i < n; i++) {
+    const due = started + (i * 1000) / rate
+    const wait = due - performance.now()
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+    while (running.size >= maxInFlight) await Promise.race(running)
+    const p = job(i).finally(() => running.delete(p))
+    running.add(p)
+  }
+  await Promise.all(running)
+  return (performance.now() - started) / 1000
+}
