@@ -175,6 +175,21 @@ async function run(o: AuditOptions): Promise<AuditOutcome> {
     fetches[i] ??= Promise.all([client.bundle(b.index, b.width), client.tile({ level: 0, index: b.index, width: b.width })])
     return fetches[i]!
   }
+  // A two-stage pipeline: while the signatures of one bundle are checked on
+  // the thread pool, the next bundle is fetched, hashed and parsed.
+  let pending: { prepared: Prepared; end: number; edge: string[]; bi: number } | undefined
+  const finish = async (p: NonNullable<typeof pending>): Promise<void> => {
+    await finishBundle(o, p.prepared, note, records, state, issuerNames, credCache)
+    state.processed = { treeSize: p.end, edge: p.edge }
+    // Save every 4 bundles (1,024 entries) or 2 s: a crash then repeats at most that much work.
+    if (p.bi % 4 === 3 || performance.now() - lastSave > 2000 || p.bi === bundles.length - 1) {
+      state.files = records.flush()
+      saveState(o.stateDir, state)
+      lastSave = performance.now()
+    }
+    const seconds = (performance.now() - startedAt) / 1000
+    o.onProgress?.({ processed: state.processed.treeSize, target, rate: seconds > 0 ? (state.processed.treeSize - start) / seconds : 0 })
+  }
   for (let bi = 0; bi < bundles.length; bi++) {
     for (let k = 1; k <= 4 && bi + k < bundles.length; k++) void fetchAt(bi + k).catch(() => {})
     const b = bundles[bi]!
@@ -200,17 +215,11 @@ async function run(o: AuditOptions): Promise<AuditOutcome> {
       edge.append(leaf)
       items.push({ index, entry, leaf })
     }
-    await checkStatements(o, items, note, records, state, issuerNames, credCache)
-    state.processed = { treeSize: b.start + to, edge: edge.hashes().map(toBase64) }
-    // Save every 4 bundles (1,024 entries) or 2 s: a crash then repeats at most that much work.
-    if (bi % 4 === 3 || performance.now() - lastSave > 2000 || bi === bundles.length - 1) {
-      state.files = records.flush()
-      saveState(o.stateDir, state)
-      lastSave = performance.now()
-    }
-    const seconds = (performance.now() - startedAt) / 1000
-    o.onProgress?.({ processed: state.processed.treeSize, target, rate: seconds > 0 ? (state.processed.treeSize - start) / seconds : 0 })
+    const next = { prepared: prepareBundle(items, note), end: b.start + to, edge: edge.hashes().map(toBase64), bi }
+    if (pending !== undefined) await finish(pending)
+    pending = next
   }
+  if (pending !== undefined) await finish(pending)
   state.files = records.flush()
   const complete = state.processed.treeSize === cp.treeSize
   if (complete && !bytesEqual(edge.root(), root)) {
@@ -300,21 +309,15 @@ async function compareWitness(o: AuditOptions, client: TileClient, url: string, 
   o.onWarning?.(`the log's checkpoint (${cp.treeSize}) lags what witness ${url} cosigned (${w.treeSize}); the larger tree extends it`)
 }
 
-/**
- * Checks the statements of one bundle: strict parse, the actor's signature
- * (all of the bundle's in flight at once), and the credential chain when it
- * ends at an issuer this auditor trusts. A chain ending at another
- * organisation's issuer cannot be judged here and is counted, not recorded.
- */
-async function checkStatements(
-  o: AuditOptions,
-  items: { index: number; entry: Uint8Array; leaf: Uint8Array }[],
-  note: string,
-  records: RecordFiles,
-  state: AuditState,
-  issuerNames: Set<string>,
-  cache: CredentialCache,
-): Promise<void> {
+/** One bundle's statements, parsed, with their signature checks under way. */
+interface Prepared {
+  items: { index: number; entry: Uint8Array; leaf: Uint8Array }[]
+  parsed: SignedStatement[]
+  signatures: Promise<boolean[]>
+}
+
+/** Parses a bundle's statements (a log must refuse any that does not parse) and starts checking their signatures. */
+function prepareBundle(items: Prepared['items'], note: string): Prepared {
   const parsed: SignedStatement[] = items.map((it) => {
     try {
       return parseStatement(it.entry)
@@ -326,10 +329,31 @@ async function checkStatements(
       })
     }
   })
-  const sigs = await verifyBatch(parsed.map((s) => ({ publicKey: s.kid, message: sigStructure(s.protectedHeader, s.payload), signature: s.signature })))
-  for (let i = 0; i < items.length; i++) {
-    const it = items[i]!
-    const s = parsed[i]!
+  const signatures = verifyBatch(parsed.map((s) => ({ publicKey: s.kid, message: sigStructure(s.protectedHeader, s.payload), signature: s.signature })))
+  // Awaited later, in order; a rejection must not go unhandled meanwhile.
+  signatures.catch(() => {})
+  return { items, parsed, signatures }
+}
+
+/**
+ * Finishes the checks of one bundle: the actor's signatures, and the
+ * credential chain when it ends at an issuer this auditor trusts. A chain
+ * ending at another organisation's issuer cannot be judged here and is
+ * counted, not recorded. Matching actions are recorded.
+ */
+async function finishBundle(
+  o: AuditOptions,
+  p: Prepared,
+  note: string,
+  records: RecordFiles,
+  state: AuditState,
+  issuerNames: Set<string>,
+  cache: CredentialCache,
+): Promise<void> {
+  const sigs = await p.signatures
+  for (let i = 0; i < p.items.length; i++) {
+    const it = p.items[i]!
+    const s = p.parsed[i]!
     if (!sigs[i]) {
       stop('bad-statement', `entry ${it.index}: the actor's signature does not verify: the log accepted a statement it must refuse`, { index: it.index, checkpoint: note, entry: toBase64(it.entry) })
     }

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
-import { isTlogError } from '../core/index.ts'
-import { StoreLockedError, StoreOpenError, loadLogConfig, startLog } from '../server/main.ts'
+import { isTlogError, usePlatformEd25519 } from '../core/index.ts'
+import { StoreLockedError, StoreOpenError, loadLogConfig, nodeEd25519, startLog } from '../server/main.ts'
 import { loadWitnessConfig, startWitness } from '../../witness/main.ts'
 import { LogError } from './client.ts'
 import { runDemo } from './demo.ts'
@@ -206,6 +206,18 @@ function stopOnSignal(stop: () => Promise<void>): Promise<void> {
     process.once('SIGTERM', handler)
   })
 }
+
+// Output piped into a program that stops reading (| head) is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    throw e
+  })
+}
+
+// Every command that checks signatures runs in Node: let it use Node's
+// crypto behind core's Ed25519 rule (a tenth of WebCrypto's main-thread cost).
+usePlatformEd25519(nodeEd25519)
 
 try {
   await program.parseAsync(process.argv)

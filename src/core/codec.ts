@@ -139,6 +139,26 @@ function keyBytes(k: number | string): Uint8Array {
   return b
 }
 
+/**
+ * Returns the shortest-form head of a CBOR item: major type `major` (0..7)
+ * with argument `n` (a length or an unsigned value). For callers that frame
+ * byte strings around bytes they already hold, without copying them through
+ * the encoder.
+ */
+export function encodeCborHead(major: number, n: number): Uint8Array {
+  if (!Number.isInteger(major) || major < 0 || major > 7) throw new RangeError('CBOR major type is 0..7')
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError('CBOR argument must be a safe non-negative integer')
+  const m = major << 5
+  if (n < 24) return Uint8Array.of(m | n)
+  if (n < 0x100) return Uint8Array.of(m | 24, n)
+  if (n < 0x10000) return Uint8Array.of(m | 25, n >> 8, n & 0xff)
+  if (n < TWO_32) return Uint8Array.of(m | 26, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
+  const out = new Uint8Array(9)
+  out[0] = m | 27
+  new DataView(out.buffer).setBigUint64(1, BigInt(n))
+  return out
+}
+
 /** Options of decodeCbor. */
 export interface DecodeOptions {
   /** When set, the item MUST be this tag around the value, and no other tag may appear. */

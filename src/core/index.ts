@@ -101,7 +101,7 @@ export {
   type PlatformEd25519,
   type VerifyItem,
 } from './sig.ts'
-export { MAX_CBOR_DEPTH, decodeCbor, encodeCbor, encodeTagged, type CborMap, type CborValue, type DecodeOptions } from './codec.ts'
+export { MAX_CBOR_DEPTH, decodeCbor, encodeCbor, encodeCborHead, encodeTagged, type CborMap, type CborValue, type DecodeOptions } from './codec.ts'
 export {
   MAX_KEY_NAME,
   MAX_NOTE_SIGNATURES,

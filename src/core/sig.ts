@@ -114,10 +114,18 @@ export function generateSeed(): Uint8Array {
   return seed
 }
 
-/** Returns the Ed25519 public key of a 32-byte seed. */
+const publicKeys = new Map<string, Uint8Array>()
+
+/** Returns the Ed25519 public key of a 32-byte seed (cached: deriving one is a scalar multiplication). */
 export function publicKeyFromSeed(seed: Uint8Array): Uint8Array {
   if (!(seed instanceof Uint8Array) || seed.length !== SEED_SIZE) throw new RangeError('an Ed25519 seed is 32 bytes')
-  return ed.getPublicKey(seed)
+  const id = cacheId(seed)
+  let pub = publicKeys.get(id)
+  if (pub === undefined) {
+    pub = ed.getPublicKey(seed)
+    remember(publicKeys, id, pub, 256)
+  }
+  return pub.slice()
 }
 
 /** Returns the RFC 8032 Ed25519 signature of `message` under `seed` (synchronous, noble). */

@@ -1,5 +1,5 @@
-import { utf8Length } from './bytes.ts'
-import { decodeCbor, encodeCbor, encodeTagged, type CborMap, type CborValue } from './codec.ts'
+import { concatBytes, utf8Length } from './bytes.ts'
+import { decodeCbor, encodeCbor, encodeCborHead, encodeTagged, type CborMap, type CborValue } from './codec.ts'
 import {
   checkCredentialChain,
   credentialFromValue,
@@ -220,9 +220,25 @@ export function encodeProtectedHeader(kid: Uint8Array, credentials: readonly Cre
   )
 }
 
-/** Returns the RFC 9052 §4.4 Sig_structure ["Signature1", protected, h'', payload], deterministic. */
+// The fixed start of every Sig_structure: array(4), then text "Signature1".
+const SIG_STRUCTURE_START = encodeCbor([SIG_STRUCTURE_CONTEXT]).slice(1)
+
+/**
+ * Returns the RFC 9052 §4.4 Sig_structure ["Signature1", protected, h'',
+ * payload], deterministic. Framed by hand around the two byte strings (the
+ * same bytes the encoder gives; a test compares them), since it is built for
+ * every statement checked.
+ */
 export function sigStructure(protectedHeader: Uint8Array, payload: Uint8Array): Uint8Array {
-  return encodeCbor([SIG_STRUCTURE_CONTEXT, protectedHeader, new Uint8Array(0), payload])
+  return concatBytes(
+    Uint8Array.of(0x84),
+    SIG_STRUCTURE_START,
+    encodeCborHead(2, protectedHeader.length),
+    protectedHeader,
+    Uint8Array.of(0x40),
+    encodeCborHead(2, payload.length),
+    payload,
+  )
 }
 
 function assemble(protectedHeader: Uint8Array, payload: Uint8Array, signature: Uint8Array): Uint8Array {

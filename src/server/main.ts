@@ -143,3 +143,5 @@ function writeErrorReporter(log: (line: string) => void): (err: StoreWriteError,
 export { loadLogConfig, type LogConfig } from './config.ts'
 // The CLI reports these to the operator as one line (it imports nothing from storage).
 export { StoreLockedError, StoreOpenError } from '../storage/index.ts'
+// For the CLI's verify, proof and audit commands, which run in Node too.
+export { nodeEd25519 } from './node-ed25519.ts'

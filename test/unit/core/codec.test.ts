@@ -121,3 +121,25 @@ describe('strict decoding', () => {
     expect(refuses('ba7fffffff')).toMatch(/truncated/)
   })
 })
+
+describe('heads and the hand-framed Sig_structure', () => {
+  it('encodeCborHead gives the shortest head of every size class', async () => {
+    const { encodeCborHead } = await import('../../../src/core/codec.ts')
+    for (const n of [0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
+      for (const major of [0, 2, 3, 4, 5]) {
+        const viaEncoder = major === 0 ? encodeCbor(n) : undefined
+        const head = encodeCborHead(major, n)
+        if (viaEncoder !== undefined) expect(toHex(head)).toBe(toHex(viaEncoder))
+        expect(head[0]! >> 5).toBe(major)
+      }
+    }
+    expect(toHex(encodeCborHead(2, 300))).toBe('59012c')
+  })
+
+  it('sigStructure frames exactly what the encoder encodes', async () => {
+    const { sigStructure } = await import('../../../src/core/statement.ts')
+    for (const [ph, payload] of [[new Uint8Array(0), new Uint8Array(0)], [new Uint8Array(23), new Uint8Array(24)], [new Uint8Array(300), new Uint8Array(70000)]] as const) {
+      expect(toHex(sigStructure(ph, payload))).toBe(toHex(encodeCbor(['Signature1', ph, new Uint8Array(0), payload])))
+    }
+  })
+})
