@@ -9,6 +9,15 @@ import { WitnessMetrics } from './metrics.ts'
 import { WitnessState } from './state.ts'
 import { witnessCosigner } from './witness.ts'
 
+/**
+ * Node's HTTP server limits on slow clients: 10 s to send the headers and
+ * 30 s for the whole request (an add-checkpoint body is at most 264 KiB),
+ * checked every second; then Node answers 408 and closes the connection.
+ * Node's defaults (60 s and 300 s, checked every 30 s) let a client that
+ * trickles or stalls hold a connection for five minutes.
+ */
+export const HTTP_SERVER_OPTIONS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 } as const
+
 /** A running witness. */
 export interface RunningWitness {
   /** The base URL it serves, e.g. `http://127.0.0.1:7380`. */
@@ -67,7 +76,7 @@ export async function startWitness(cfg: WitnessConfig, opts: WitnessStartOptions
       metrics: new WitnessMetrics(),
       logError: (err) => log(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
     })
-    const s = serve({ fetch: app.fetch, hostname: cfg.listen.host, port: cfg.listen.port })
+    const s = serve({ fetch: app.fetch, hostname: cfg.listen.host, port: cfg.listen.port, serverOptions: HTTP_SERVER_OPTIONS })
     server = s
     await new Promise<void>((resolve, reject) => {
       s.once('listening', resolve)

@@ -21,6 +21,16 @@ import { Sequencer } from './sequencer.ts'
 import { nodeEd25519 } from './node-ed25519.ts'
 import { Witnessing } from './witnessing.ts'
 
+/**
+ * Node's HTTP server limits on slow clients: 10 s to send the headers and
+ * 30 s for the whole request (a 16 KiB statement, a 4 MiB batch at 140 KB/s),
+ * checked every second; then Node answers 408 and closes the connection.
+ * Node's defaults (60 s and 300 s, checked every 30 s) let a client that
+ * trickles or stalls hold a connection for five minutes. The wait for an
+ * answer (`?wait=witnessed`) is not limited: the request is complete by then.
+ */
+export const HTTP_SERVER_OPTIONS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 } as const
+
 /** A running log server. */
 export interface RunningLog {
   url: string
@@ -99,7 +109,7 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
     maxInFlight: cfg.maxPending,
     logError: (err) => log(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
   })
-  const server = serve({ fetch: app.fetch, hostname: cfg.listen.host, port: cfg.listen.port })
+  const server = serve({ fetch: app.fetch, hostname: cfg.listen.host, port: cfg.listen.port, serverOptions: HTTP_SERVER_OPTIONS })
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
     server.once('error', reject)
