@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
-import { isTlogError, usePlatformEd25519 } from '../core/index.ts'
-import { StoreLockedError, StoreOpenError, loadLogConfig, nodeEd25519, startLog } from '../server/main.ts'
+import { isTlogError, usePlatformEd25519, useSha256 } from '../core/index.ts'
+import { StoreLockedError, StoreOpenError, loadLogConfig, nodeEd25519, nodeSha256, startLog } from '../server/main.ts'
 import { loadWitnessConfig, startWitness } from '../../witness/main.ts'
 import { LogError } from './client.ts'
 import { runDemo } from './demo.ts'
@@ -218,6 +218,7 @@ for (const stream of [process.stdout, process.stderr]) {
 // Every command that checks signatures runs in Node: let it use Node's
 // crypto behind core's Ed25519 rule (a tenth of WebCrypto's main-thread cost).
 usePlatformEd25519(nodeEd25519)
+useSha256(nodeSha256)
 
 try {
   await program.parseAsync(process.argv)

@@ -10,17 +10,24 @@ const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 const B64_INDEX = new Int16Array(256).fill(-1)
 for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i
 
+const HEX_CODES = Uint8Array.from(HEX, (c) => c.charCodeAt(0))
+const B64_CODES = Uint8Array.from(B64, (c) => c.charCodeAt(0))
+const asciiDecoder = new TextDecoder('utf-8', { ignoreBOM: true })
+
 const utf8Encoder = new TextEncoder()
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Returns the lowercase hex encoding of `bytes`. */
 export function toHex(bytes: Uint8Array): string {
-  let out = ''
+  // Written as ASCII bytes and decoded once: building the string by
+  // concatenation leaves a rope that costs an allocation per character.
+  const out = new Uint8Array(bytes.length * 2)
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!
-    out += HEX[b >> 4]! + HEX[b & 15]!
+    out[2 * i] = HEX_CODES[b >> 4]!
+    out[2 * i + 1] = HEX_CODES[b & 15]!
   }
-  return out
+  return asciiDecoder.decode(out)
 }
 
 /**
@@ -48,21 +55,25 @@ function hexDigit(c: number): number {
 
 /** Returns the standard, padded base64 encoding (RFC 4648 §4) of `bytes`. */
 export function toBase64(bytes: Uint8Array): string {
-  let out = ''
+  const out = new Uint8Array(Math.ceil(bytes.length / 3) * 4)
   let i = 0
+  let o = 0
   for (; i + 3 <= bytes.length; i += 3) {
     const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!
-    out += B64[n >> 18]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + B64[n & 63]!
+    out[o++] = B64_CODES[n >> 18]!
+    out[o++] = B64_CODES[(n >> 12) & 63]!
+    out[o++] = B64_CODES[(n >> 6) & 63]!
+    out[o++] = B64_CODES[n & 63]!
   }
   const rest = bytes.length - i
-  if (rest === 1) {
-    const n = bytes[i]! << 16
-    out += B64[n >> 18]! + B64[(n >> 12) & 63]! + '=='
-  } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8)
-    out += B64[n >> 18]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + '='
+  if (rest > 0) {
+    const n = (bytes[i]! << 16) | (rest === 2 ? bytes[i + 1]! << 8 : 0)
+    out[o++] = B64_CODES[n >> 18]!
+    out[o++] = B64_CODES[(n >> 12) & 63]!
+    out[o++] = rest === 2 ? B64_CODES[(n >> 6) & 63]! : 61
+    out[o++] = 61
   }
-  return out
+  return asciiDecoder.decode(out)
 }
 
 /**

@@ -53,39 +53,101 @@ export function encodeCbor(value: CborValue): Uint8Array {
 }
 
 /**
- * Encodes what the strict decoder returned, to compare with its input. Its
- * maps are already in canonical order and it holds nothing outside the data
- * model, so only integers of 2^32 and above need converting; the rest goes
- * to cbor-x as it is, and the bytes are compared in cbor-x's own buffer.
+ * Re-encodes what the strict decoder returned and compares it with the
+ * input, byte by byte, without building the encoding: each head is written
+ * in shortest form from the value, each string encoded afresh, and map keys
+ * must come in the order of their encoded bytes. It shares no code with the
+ * walker, so a walker bug that accepted a non-canonical item still fails here.
  */
-function reencodeEquals(value: CborValue, tag: number | undefined, bytes: Uint8Array): boolean {
-  const v = encodable(value)
-  return bytesEqual(encodeRaw(tag === undefined ? v : new Tag(v, tag), RESET_BUFFER_MODE), bytes)
+export function reencodeEquals(value: CborValue, tag: number | undefined, bytes: Uint8Array): boolean {
+  const m = new Matcher(bytes)
+  if (tag !== undefined && !m.head(6, tag)) return false
+  return m.value(value) && m.pos === bytes.length
 }
 
-function encodable(v: CborValue): unknown {
-  if (typeof v === 'number') return v >= TWO_32 || v < -TWO_32 ? BigInt(v) : v
-  if (Array.isArray(v)) {
-    let out: unknown[] | undefined
-    for (let i = 0; i < v.length; i++) {
-      const x = encodable(v[i]!)
-      if (x !== v[i] && out === undefined) out = v.slice(0, i)
-      out?.push(x)
+// Strings are encoded into this buffer to be compared; it grows as needed.
+let scratch = new Uint8Array(1024)
+
+class Matcher {
+  pos = 0
+  constructor(readonly b: Uint8Array) {}
+
+  head(major: number, n: number): boolean {
+    const b = this.b
+    const m = major << 5
+    let p = this.pos
+    if (n < 24) {
+      if (b[p++] !== (m | n)) return false
+    } else if (n < 0x100) {
+      if (b[p++] !== (m | 24) || b[p++] !== n) return false
+    } else if (n < 0x10000) {
+      if (b[p++] !== (m | 25) || b[p++] !== n >>> 8 || b[p++] !== (n & 0xff)) return false
+    } else if (n < TWO_32) {
+      if (b[p++] !== (m | 26)) return false
+      for (let shift = 24; shift >= 0; shift -= 8) if (b[p++] !== ((n >>> shift) & 0xff)) return false
+    } else {
+      if (b[p++] !== (m | 27)) return false
+      const hi = Math.floor(n / TWO_32)
+      const lo = n >>> 0
+      for (let shift = 24; shift >= 0; shift -= 8) if (b[p++] !== ((hi >>> shift) & 0xff)) return false
+      for (let shift = 24; shift >= 0; shift -= 8) if (b[p++] !== ((lo >>> shift) & 0xff)) return false
     }
-    return out ?? v
+    this.pos = p
+    return true
   }
-  if (v instanceof Map) {
-    let changed = false
-    const entries: [unknown, unknown][] = []
-    for (const [k, x] of v) {
-      const ek = encodable(k)
-      const ex = encodable(x)
-      if (ek !== k || ex !== x) changed = true
-      entries.push([ek, ex])
+
+  raw(bytes: Uint8Array, length: number): boolean {
+    if (this.pos + length > this.b.length) return false
+    for (let i = 0; i < length; i++) if (this.b[this.pos + i] !== bytes[i]) return false
+    this.pos += length
+    return true
+  }
+
+  value(v: CborValue): boolean {
+    if (typeof v === 'number') {
+      if (!Number.isSafeInteger(v)) return false
+      return v >= 0 ? this.head(0, v) : this.head(1, -1 - v)
     }
-    return changed ? new Map(entries) : v
+    if (typeof v === 'string') {
+      // UTF-8 takes at most 3 bytes per UTF-16 unit.
+      if (scratch.length < v.length * 3) scratch = new Uint8Array(v.length * 3)
+      const { written } = utf8Into.encodeInto(v, scratch)
+      return this.head(3, written) && this.raw(scratch, written)
+    }
+    if (v instanceof Uint8Array) return this.head(2, v.length) && this.raw(v, v.length)
+    if (Array.isArray(v)) {
+      if (!this.head(4, v.length)) return false
+      for (const x of v) if (!this.value(x)) return false
+      return true
+    }
+    if (v instanceof Map) {
+      if (!this.head(5, v.size)) return false
+      let prevStart = -1
+      let prevEnd = -1
+      for (const [k, x] of v) {
+        const start = this.pos
+        if (!this.value(k)) return false
+        if (prevStart >= 0 && compareRanges(this.b, prevStart, prevEnd, start, this.pos) >= 0) return false
+        prevStart = start
+        prevEnd = this.pos
+        if (!this.value(x)) return false
+      }
+      return true
+    }
+    return false
   }
-  return v
+}
+
+const utf8Into = new TextEncoder()
+
+/** Compares b[s1, e1) with b[s2, e2) as byte strings (shorter prefix first). */
+function compareRanges(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): number {
+  const n = Math.min(e1 - s1, e2 - s2)
+  for (let i = 0; i < n; i++) {
+    const d = b[s1 + i]! - b[s2 + i]!
+    if (d !== 0) return d
+  }
+  return e1 - s1 - (e2 - s2)
 }
 
 /** Returns the deterministic CBOR encoding of `value` wrapped in tag `tag`. */

@@ -1,5 +1,5 @@
-import { bytesEqual, concatBytes, toHex, utf8Length } from './bytes.ts'
-import { decodeCbor, encodeCbor, type CborValue } from './codec.ts'
+import { bytesEqual, concatBytes, toHex, utf8, utf8Length } from './bytes.ts'
+import { decodeCbor, encodeCbor, encodeCborHead, type CborValue } from './codec.ts'
 import { TlogError } from './errors.ts'
 import { CREDENTIAL_VERSION } from './hash.ts'
 import type { TrustedIssuer, TrustedIssuers } from './policy.ts'
@@ -58,9 +58,29 @@ function toBeSignedValue(c: CredentialFields): CborValue[] {
   return [CREDENTIAL_VERSION, c.issuer, c.subject, c.subjectKey, c.notBefore, c.notAfter]
 }
 
-/** Returns the bytes an issuer signs: the deterministic CBOR array of the first six elements. */
+const VERSION_TEXT = concatBytes(encodeCborHead(3, utf8(CREDENTIAL_VERSION).length), utf8(CREDENTIAL_VERSION))
+
+/**
+ * Returns the bytes an issuer signs: the deterministic CBOR array of the
+ * first six elements. Framed here rather than through the generic encoder:
+ * every statement check needs these bytes for each credential of its chain.
+ * A test holds them equal to encodeCbor of the same array.
+ */
 export function credentialSignedBytes(c: CredentialFields): Uint8Array {
-  return encodeCbor(toBeSignedValue(c))
+  const issuer = utf8(c.issuer)
+  const subject = utf8(c.subject)
+  return concatBytes(
+    Uint8Array.of(0x86),
+    VERSION_TEXT,
+    encodeCborHead(3, issuer.length),
+    issuer,
+    encodeCborHead(3, subject.length),
+    subject,
+    encodeCborHead(2, c.subjectKey.length),
+    c.subjectKey,
+    encodeCborHead(0, c.notBefore),
+    encodeCborHead(0, c.notAfter),
+  )
 }
 
 /** Returns the CBOR value of a credential (for embedding in a chain). */
@@ -134,10 +154,8 @@ export function createCredentialCache(max = 10_000): CredentialCache {
 }
 
 function cacheKey(signed: Uint8Array, signature: Uint8Array, signer: Uint8Array): string {
-  const b = concatBytes(signer, signature, signed)
-  let s = ''
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!)
-  return s
+  // Key and signature have fixed lengths, so the concatenation is unambiguous.
+  return toHex(concatBytes(signer, signature, signed))
 }
 
 /** One link of a verified lineage, actor first. */

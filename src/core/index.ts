@@ -37,6 +37,9 @@ export {
   leafHash,
   nodeHash,
   sha256,
+  sha256Parts,
+  useSha256,
+  type Sha256Function,
 } from './hash.ts'
 export {
   CompactRange,
@@ -48,6 +51,7 @@ export {
   inclusionProof,
   inclusionRanges,
   rangeHash,
+  rangeHashes,
   rangeNodes,
   rootFromInclusionProof,
   rootHash,

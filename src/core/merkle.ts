@@ -130,7 +130,8 @@ export function consistencyRanges(oldSize: number, newSize: number): [number, nu
   return ranges.reverse()
 }
 
-async function hashRanges(ranges: readonly [number, number][], reader: HashReader): Promise<Uint8Array[]> {
+/** Returns MTH(D[a:b]) of each range [a, b), read through `reader` in one call. */
+export async function rangeHashes(ranges: readonly [number, number][], reader: HashReader): Promise<Uint8Array[]> {
   const plan = ranges.map(([a, b]) => rangeNodes(a, b))
   const ids = plan.flat()
   const hashes = ids.length === 0 ? [] : await reader.readHashes(ids)
@@ -148,7 +149,7 @@ async function hashRanges(ranges: readonly [number, number][], reader: HashReade
 
 /** Returns MTH(D[start:end]) read through `reader`. */
 export async function rangeHash(start: number, end: number, reader: HashReader): Promise<Uint8Array> {
-  const [h] = await hashRanges([[start, end]], reader)
+  const [h] = await rangeHashes([[start, end]], reader)
   return h!
 }
 
@@ -159,12 +160,12 @@ export async function rootHash(size: number, reader: HashReader): Promise<Uint8A
 
 /** Returns the RFC 6962 §2.1.1 inclusion proof of leaf `index` in the tree of `size` leaves. */
 export async function inclusionProof(index: number, size: number, reader: HashReader): Promise<Uint8Array[]> {
-  return hashRanges(inclusionRanges(index, size), reader)
+  return rangeHashes(inclusionRanges(index, size), reader)
 }
 
 /** Returns the RFC 6962 §2.1.2 consistency proof from `oldSize` to `newSize`. */
 export async function consistencyProof(oldSize: number, newSize: number, reader: HashReader): Promise<Uint8Array[]> {
-  return hashRanges(consistencyRanges(oldSize, newSize), reader)
+  return rangeHashes(consistencyRanges(oldSize, newSize), reader)
 }
 
 function isHash(h: unknown): h is Uint8Array {

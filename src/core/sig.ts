@@ -26,7 +26,6 @@ export const SEED_SIZE = 32
 /** Length of an Ed25519 signature. */
 export const SIGNATURE_SIZE = 64
 
-const P = 2n ** 255n - 19n
 // Group order L = 2^252 + 27742317777372353535851937790883648493, little-endian.
 const L_LE = Uint8Array.from([
   0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
@@ -187,13 +186,20 @@ function scalarIsCanonical(s: Uint8Array): boolean {
  * True when `enc` is a canonical point encoding as far as can be told without
  * decompressing: y < p, and the sign bit is clear when x = 0 (y = ±1).
  */
-function encodingIsCanonical(enc: Uint8Array): boolean {
-  const sign = (enc[31]! & 0x80) !== 0
-  const yBytes = enc.slice()
-  yBytes[31]! &= 0x7f
-  const y = leToBigint(yBytes)
-  if (y >= P) return false
-  if (sign && (y === 1n || y === P - 1n)) return false
+export function encodingIsCanonical(enc: Uint8Array): boolean {
+  // Compared byte-wise, little-endian, with the sign bit masked off: y >= p
+  // only when y is one of p..2^255-1 (top bytes all ones, low byte >= 0xed);
+  // with the sign bit set, y = 1 and y = p-1 (x = 0) have no negative x.
+  const top = enc[31]! & 0x7f
+  let middleOnes = top === 0x7f
+  let middleZeros = top === 0
+  for (let i = 1; i < 31; i++) {
+    if (enc[i] !== 0xff) middleOnes = false
+    if (enc[i] !== 0) middleZeros = false
+  }
+  const low = enc[0]!
+  if (middleOnes && low >= 0xed) return false
+  if ((enc[31]! & 0x80) !== 0 && ((middleZeros && low === 1) || (middleOnes && low === 0xec))) return false
   return true
 }
 

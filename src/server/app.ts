@@ -112,6 +112,7 @@ export function createLogApp(deps: LogAppDeps): Hono {
     const leaf = leafHash(entry)
     // A statement already in the log is answered as it was the first time,
     // however old it is now: resubmission is how clients recover lost replies.
+    const checkedAt = deps.sequencer.generation
     let seq = await deps.sequencer.lookup(entry, leaf)
     if (seq === undefined) {
       const skew = statement.statement.time - deps.now()
@@ -122,7 +123,7 @@ export function createLogApp(deps: LogAppDeps): Hono {
         )
       }
       await checkStatement(statement, { issuers: deps.issuers, cache: deps.credentialCache })
-      seq = await deps.sequencer.submit(entry, leaf)
+      seq = await deps.sequencer.submit(entry, leaf, checkedAt)
     }
     metrics.submissions.inc({ result: seq.duplicate ? 'duplicate' : 'sequenced' })
     let checkpoint = seq.checkpoint
@@ -321,7 +322,7 @@ function addedJson(a: Added): { index: number; leafHash: string; checkpoint: str
 
 function respond(c: Context, a: Added): Response {
   if (wantsCbor(c)) return c.body(copy(encodeCbor(addedCbor(a))), 200, { 'Content-Type': CBOR_TYPE })
-  return c.json(addedJson(a))
+  return jsonBytes(c, addedJson(a))
 }
 
 function respondBatch(c: Context, results: BatchResult[]): Response {
@@ -329,8 +330,19 @@ function respondBatch(c: Context, results: BatchResult[]): Response {
     const out = results.map((r) => ('seq' in r ? addedCbor(r) : new Map<string, string>([['code', r.code], ['message', r.message]])))
     return c.body(copy(encodeCbor(out)), 200, { 'Content-Type': CBOR_TYPE })
   }
-  return c.json({ results: results.map((r) => ('seq' in r ? addedJson(r) : r)) })
+  return jsonBytes(c, { results: results.map((r) => ('seq' in r ? addedJson(r) : r)) })
 }
+
+/**
+ * A JSON response handed to the adapter as bytes: a string body would be
+ * measured and converted again on the way to the socket, and a batch's
+ * answer is hundreds of kilobytes.
+ */
+function jsonBytes(c: Context, value: unknown): Response {
+  return c.body(utf8Encoder.encode(JSON.stringify(value)), 200, { 'Content-Type': 'application/json' })
+}
+
+const utf8Encoder = new TextEncoder()
 
 function requireType(c: Context, type: string, what: string): void {
   const got = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()

@@ -9,6 +9,7 @@ import {
   parseSignerKey,
   parseTrustedIssuers,
   usePlatformEd25519,
+  useSha256,
   SIG_TYPE_ED25519,
 } from '../core/index.ts'
 import { openLevelLogStore, type StoreWriteError } from '../storage/index.ts'
@@ -19,6 +20,7 @@ import { LogSignedCheckpoints } from './published.ts'
 import { LogReader } from './reader.ts'
 import { Sequencer } from './sequencer.ts'
 import { nodeEd25519 } from './node-ed25519.ts'
+import { nodeSha256 } from './node-sha256.ts'
 import { Witnessing } from './witnessing.ts'
 
 /**
@@ -50,6 +52,7 @@ export interface StartOptions {
 export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise<RunningLog> {
   const log = opts.log ?? (() => {})
   usePlatformEd25519(nodeEd25519)
+  useSha256(nodeSha256)
   const key = parseSignerKey(readFileSync(cfg.keyFile, 'utf8').trim())
   if (key.name !== cfg.origin || key.type !== SIG_TYPE_ED25519) {
     throw new TypeError(`${cfg.keyFile}: the log key must be an Ed25519 key named after the origin ${cfg.origin} (found ${key.name})`)
@@ -57,8 +60,12 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
   const issuers = parseTrustedIssuers(readFileSync(cfg.issuersFile))
   const store = await openLevelLogStore(cfg.dataDir)
   const metrics = new LogMetrics()
+  // One reader for the sequencer and the app: the sequencer teaches it the
+  // hashes of each new batch, which the proofs in the replies then use.
+  const reader = new LogReader(store)
   const sequencer = await Sequencer.open({
     store,
+    reader,
     origin: cfg.origin,
     signer: ed25519Signer(key.name, key.seed),
     maxBatch: cfg.batch.maxEntries,
@@ -71,7 +78,6 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
       metrics.fsync.observe(commitMs / 1000)
     },
   })
-  const reader = new LogReader(store)
   let checkpoints: LogSignedCheckpoints | Witnessing
   let witnessing: Witnessing | undefined
   if (cfg.policyFile === undefined) {
@@ -155,3 +161,4 @@ export { loadLogConfig, type LogConfig } from './config.ts'
 export { StoreLockedError, StoreOpenError } from '../storage/index.ts'
 // For the CLI's verify, proof and audit commands, which run in Node too.
 export { nodeEd25519 } from './node-ed25519.ts'
+export { nodeSha256 } from './node-sha256.ts'

@@ -1,10 +1,12 @@
 import {
   TILE_WIDTH,
   TlogError,
+  EMPTY_ROOT,
+  consistencyRanges,
   encodeTlogProof,
-  inclusionProof,
-  consistencyProof,
-  rootHash,
+  inclusionRanges,
+  nodeHash,
+  rangeHashes,
   tileHashReader,
   tilePath,
   type ExpandedTileCache,
@@ -31,6 +33,10 @@ export class LogReader {
   // Full (immutable) tiles and entry bundles: bytes, and a bundle's entry offsets.
   readonly #full = new Lru<{ data: Uint8Array; offsets?: number[] }>(1024, 24 * 1024 * 1024, (v) => v.data.length)
   readonly #gzipped = new Lru<Uint8Array>(1024, 8 * 1024 * 1024, (v) => v.length)
+  // Hashes of leaf ranges [a, b): fixed for good once b is in the tree, and
+  // shared by the proofs of neighbouring entries (a batch's proofs share
+  // most of their upper levels), so each is computed once.
+  readonly #rangeCache = new TwoGenerationCache<Uint8Array>(8192)
 
   constructor(store: LogStore, cacheEntries = 512) {
     this.#store = store
@@ -85,19 +91,60 @@ export class LogReader {
     return z
   }
 
+  /**
+   * Takes the leaf hashes of entries just sequenced at `start`, and caches
+   * the hash of every aligned subtree among them: the inclusion proofs of a
+   * new batch then come from the cache, without expanding tiles for each.
+   */
+  learn(start: number, leafHashes: readonly Uint8Array[]): void {
+    let level = leafHashes
+    let first = start
+    for (let width = 1; level.length > 0; width *= 2) {
+      for (let i = 0; i < level.length; i++) this.#rangeCache.set(rangeKey([(first + i) * width, (first + i + 1) * width]), level[i]!)
+      const up: Uint8Array[] = []
+      const upFirst = Math.ceil(first / 2)
+      for (let k = upFirst; 2 * k + 1 < first + level.length; k++) up.push(nodeHash(level[2 * k - first]!, level[2 * k + 1 - first]!))
+      level = up
+      first = upFirst
+    }
+  }
+
   /** Returns the root hash of the tree of `treeSize` leaves, from the tiles. */
   async rootHash(treeSize: number): Promise<Uint8Array> {
-    return rootHash(treeSize, tileHashReader(treeSize, this.#tiles, this.#cache))
+    if (treeSize === 0) return EMPTY_ROOT
+    const [h] = await this.#rangeHashes([[0, treeSize]], treeSize)
+    return h!
   }
 
   /** Returns the inclusion proof of `index` in the tree of `treeSize`. */
   async inclusionProof(index: number, treeSize: number): Promise<Uint8Array[]> {
-    return inclusionProof(index, treeSize, tileHashReader(treeSize, this.#tiles, this.#cache))
+    return this.#rangeHashes(inclusionRanges(index, treeSize), treeSize)
   }
 
   /** Returns the consistency proof from `oldSize` to `newSize`. */
   async consistencyProof(oldSize: number, newSize: number): Promise<Uint8Array[]> {
-    return consistencyProof(oldSize, newSize, tileHashReader(newSize, this.#tiles, this.#cache))
+    return this.#rangeHashes(consistencyRanges(oldSize, newSize), newSize)
+  }
+
+  async #rangeHashes(ranges: [number, number][], treeSize: number): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = new Array<Uint8Array>(ranges.length)
+    const missing: number[] = []
+    for (let i = 0; i < ranges.length; i++) {
+      const hit = this.#rangeCache.get(rangeKey(ranges[i]!))
+      if (hit !== undefined) out[i] = hit
+      else missing.push(i)
+    }
+    if (missing.length > 0) {
+      const got = await rangeHashes(
+        missing.map((i) => ranges[i]!),
+        tileHashReader(treeSize, this.#tiles, this.#cache),
+      )
+      missing.forEach((i, k) => {
+        out[i] = got[k]!
+        this.#rangeCache.set(rangeKey(ranges[i]!), got[k]!)
+      })
+    }
+    return out
   }
 
   /** Returns the entry at `index`, which MUST be below `treeSize`. */
@@ -127,6 +174,10 @@ export class LogReader {
   }
 }
 
+function rangeKey([a, b]: [number, number]): string {
+  return `${a}-${b}`
+}
+
 /** Returns the first `count` entries of an entry bundle, as bundle bytes (a prefix of `bundle`). */
 function bundlePrefix(bundle: Uint8Array, count: number): Uint8Array {
   let o = 0
@@ -149,6 +200,36 @@ function offsetsOf(bundle: Uint8Array): number[] {
   }
   if (o !== bundle.length) throw new TlogError('CORRUPT', 'entry bundle is truncated')
   return out
+}
+
+/**
+ * A cache of at most 2 × `generation` entries that costs one Map lookup per
+ * hit: new entries go into the current generation; when it is full it
+ * becomes the old one and the previous old one is dropped. Hits in the old
+ * generation move forward, so what is in use survives. (An LRU's reordering
+ * on every hit costs more than the hashing it saves here.)
+ */
+export class TwoGenerationCache<V> {
+  #current = new Map<string, V>()
+  #old = new Map<string, V>()
+  constructor(readonly generation: number) {}
+  get(key: string): V | undefined {
+    const v = this.#current.get(key)
+    if (v !== undefined) return v
+    const o = this.#old.get(key)
+    if (o !== undefined) this.set(key, o)
+    return o
+  }
+  set(key: string, v: V): void {
+    if (this.#current.size >= this.generation) {
+      this.#old = this.#current
+      this.#current = new Map()
+    }
+    this.#current.set(key, v)
+  }
+  get size(): number {
+    return this.#current.size + this.#old.size
+  }
 }
 
 /** A least-recently-used map, bounded by entries and optionally by a size measure (bytes). */

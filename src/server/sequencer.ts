@@ -312,17 +312,43 @@ export class Sequencer {
   }
 
   /**
+   * Counts committed batches. Read it before a `lookup` that finds nothing
+   * and pass it to `submit` as `checkedAt`, which then skips the store read.
+   */
+  get generation(): number {
+    return this.#generation
+  }
+
+  /** Whether every batch committed after generation `since` is in the recent ring. */
+  #ringCovers(since: number): boolean {
+    if (since > this.#generation) return false
+    return since === this.#generation || (this.#recent[0]?.generation ?? Infinity) <= since + 1
+  }
+
+  #committedSince(key: string, since: number): Located | undefined {
+    for (let i = this.#recent.length - 1; i >= 0 && this.#recent[i]!.generation > since; i--) {
+      const hit = this.#recent[i]!.located.get(key)
+      if (hit !== undefined) return hit
+    }
+    return undefined
+  }
+
+  /**
    * Sequences `entry` (whose leaf hash is `lh`) and resolves once it is durable. The same entry
-   * submitted again (now or later) resolves to the same index. Rejects with
+   * submitted again (now or later) resolves to the same index. `checkedAt`,
+   * when given, is the `generation` read before a `lookup` of this entry
+   * that found nothing. Rejects with
    * OVERLOADED when the queue is full or a batch failed transiently, and with
    * the fatal error once the sequencer has stopped.
    */
-  async submit(entry: Uint8Array, lh: Uint8Array = leafHash(entry)): Promise<Sequenced> {
+  async submit(entry: Uint8Array, lh: Uint8Array = leafHash(entry), checkedAt?: number): Promise<Sequenced> {
     if (this.#stopped !== undefined) throw this.#stopped
     const key = toHex(lh)
     const queued = this.#byKey.get(key)
     if (queued !== undefined) return queued.promise.then((s) => ({ ...s, duplicate: true }))
-    const known = await this.#locate(lh)
+    // After a lookup that found nothing, only the batches committed since can
+    // hold the entry; while the recent ring holds them all, no read is needed.
+    const known = checkedAt !== undefined && this.#ringCovers(checkedAt) ? this.#committedSince(key, checkedAt) : await this.#locate(lh)
     if (known !== undefined) return this.#existing(known, lh)
     // Another submission of the same entry may have been queued while we read the store.
     const again = this.#byKey.get(key)
@@ -423,6 +449,10 @@ export class Sequencer {
     // In the same turn as the commit became visible: #locate relies on it.
     this.#generation++
     this.#recent.push({ generation: this.#generation, located: new Map(items.map((it, i) => [it.key, { index: oldSize + i, treeSize: edge.size }])) })
+    this.#reader.learn(
+      oldSize,
+      items.map((it) => it.leafHash),
+    )
     if (this.#recent.length > RECENT_BATCHES) this.#recent.shift()
     items.forEach((it, i) => {
       this.#byKey.delete(it.key)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { fromHex, toHex } from '../../../src/core/bytes.ts'
-import { decodeCbor, encodeCbor, encodeTagged, type CborValue } from '../../../src/core/codec.ts'
+import { decodeCbor, encodeCbor, encodeTagged, reencodeEquals, type CborValue } from '../../../src/core/codec.ts'
 import { isTlogError } from '../../../src/core/errors.ts'
 
 const enc = (v: CborValue): string => toHex(encodeCbor(v))
@@ -141,5 +141,78 @@ describe('heads and the hand-framed Sig_structure', () => {
     for (const [ph, payload] of [[new Uint8Array(0), new Uint8Array(0)], [new Uint8Array(23), new Uint8Array(24)], [new Uint8Array(300), new Uint8Array(70000)]] as const) {
       expect(toHex(sigStructure(ph, payload))).toBe(toHex(encodeCbor(['Signature1', ph, new Uint8Array(0), payload])))
     }
+  })
+})
+
+describe('the re-encoding check decoding ends with', () => {
+  // Values as the walker returns them: maps in the order of their encoded keys.
+  const samples: CborValue[] = ([
+    0,
+    23,
+    24,
+    255,
+    256,
+    65535,
+    65536,
+    2 ** 32 - 1,
+    2 ** 32,
+    Number.MAX_SAFE_INTEGER,
+    -1,
+    -25,
+    -(2 ** 32) - 1,
+    '',
+    'é漢🙂',
+    'x'.repeat(300),
+    new Uint8Array(0),
+    new Uint8Array(70).fill(7),
+    [],
+    [1, 'a', [new Uint8Array(3)]],
+    new Map<number | string, CborValue>([
+      [1, 'one'],
+      ['a', 2],
+      [-19, new Map([['b', [3]]])],
+      ['aa', 4],
+      [1000, 5],
+    ]),
+  ] as CborValue[]).map((v) => decodeCbor(encodeCbor(v)))
+
+  it('accepts exactly the canonical bytes of each value, tagged or not', () => {
+    for (const v of samples) {
+      expect(reencodeEquals(v, undefined, encodeCbor(v)), enc(v)).toBe(true)
+      expect(reencodeEquals(v, 18, encodeTagged(18, v))).toBe(true)
+      expect(reencodeEquals(v, 19, encodeTagged(18, v))).toBe(false)
+      expect(reencodeEquals(v, undefined, encodeTagged(18, v))).toBe(false)
+    }
+  })
+
+  it('refuses every one-byte change, truncation and extension of those bytes', () => {
+    for (const v of samples) {
+      const good = encodeCbor(v)
+      for (let i = 0; i < good.length; i++) {
+        for (const delta of [1, 0x20, 0x80]) {
+          const bad = good.slice()
+          bad[i] = (bad[i]! + delta) & 0xff
+          expect(reencodeEquals(v, undefined, bad), `${enc(v)} with byte ${i} changed`).toBe(false)
+        }
+      }
+      expect(reencodeEquals(v, undefined, good.subarray(0, good.length - 1))).toBe(false)
+      expect(reencodeEquals(v, undefined, Uint8Array.of(...good, 0))).toBe(false)
+    }
+  })
+
+  it('refuses non-shortest heads and map keys out of order, which a faulty walker could let through', () => {
+    expect(reencodeEquals(5, undefined, fromHex('1805'))).toBe(false)
+    expect(reencodeEquals(5, undefined, fromHex('05'))).toBe(true)
+    expect(reencodeEquals(256, undefined, fromHex('1a00000100'))).toBe(false)
+    expect(reencodeEquals('a', undefined, fromHex('780161'))).toBe(false)
+    const m = new Map<string, CborValue>([
+      ['bb', 1],
+      ['a', 2],
+    ])
+    // The encoding of the map in the order it was built: keys not sorted.
+    expect(reencodeEquals(m, undefined, fromHex('a2626262016161' + '02'))).toBe(false)
+    const dup = fromHex('a2616101616102')
+    expect(reencodeEquals(new Map([['a', 2]]), undefined, dup)).toBe(false)
+    expect(reencodeEquals(1.5 as unknown as CborValue, undefined, fromHex('f93e00'))).toBe(false)
   })
 })

@@ -112,6 +112,49 @@ describe('sequencer', () => {
     expect(s.treeSize).toBe(1)
   })
 
+  it('skips the second store read after a lookup, and still finds an entry committed in between', async () => {
+    const inner = new KvLogStore(new MemoryKv())
+    let reads = 0
+    const store: LogStore = {
+      getTreeState: () => inner.getTreeState(),
+      getTiles: (r) => inner.getTiles(r),
+      getCheckpoint: () => inner.getCheckpoint(),
+      getWitnessed: () => inner.getWitnessed(),
+      putWitnessed: (n) => inner.putWitnessed(n),
+      commit: (b) => inner.commit(b),
+      close: () => inner.close(),
+      locate: (hs) => {
+        reads++
+        return inner.locate(hs)
+      },
+    }
+    const s = await open(store, { maxDelayMs: 0, maxBatch: 1 })
+    // Absent, and nothing committed since the lookup: no second read.
+    let at = s.generation
+    expect(await s.lookup(entry(1))).toBeUndefined()
+    reads = 0
+    expect((await s.submit(entry(1), undefined, at)).index).toBe(0)
+    expect(reads).toBe(0)
+    // Committed by someone else after the lookup: found in the recent batches.
+    at = s.generation
+    expect(await s.lookup(entry(2))).toBeUndefined()
+    const other = await s.submit(entry(2))
+    reads = 0
+    const late = await s.submit(entry(2), undefined, at)
+    expect(reads).toBe(0)
+    expect(late).toMatchObject({ index: other.index, duplicate: true })
+    // So many batches since that the ring no longer holds them: read the store again.
+    at = s.generation
+    expect(await s.lookup(entry(3))).toBeUndefined()
+    const first = await s.submit(entry(3))
+    for (let i = 0; i < 300; i++) await s.submit(entry(1000 + i))
+    reads = 0
+    const again = await s.submit(entry(3), undefined, at)
+    expect(reads).toBe(1)
+    expect(again).toMatchObject({ index: first.index, duplicate: true })
+    expect(s.treeSize).toBe(303)
+  })
+
   it('bounds batches by count and by time', async () => {
     const sizes: number[] = []
     const s = await open(new KvLogStore(new MemoryKv()), { maxBatch: 4, maxDelayMs: 50, onBatch: (b) => sizes.push(b.entries) })
