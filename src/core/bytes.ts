@@ -55,9 +55,24 @@ function hexDigit(c: number): number {
 
 /** Returns the standard, padded base64 encoding (RFC 4648 §4) of `bytes`. */
 export function toBase64(bytes: Uint8Array): string {
-  const out = new Uint8Array(Math.ceil(bytes.length / 3) * 4)
+  const out = new Uint8Array(base64Length(bytes.length))
+  writeBase64(bytes, out, 0)
+  return asciiDecoder.decode(out)
+}
+
+/** Length of the padded base64 encoding of `n` bytes. */
+export function base64Length(n: number): number {
+  return Math.ceil(n / 3) * 4
+}
+
+/**
+ * Writes the padded base64 of `bytes` as ASCII into `out` at `offset` and
+ * returns the offset after it: for text formats assembled as bytes and
+ * decoded once.
+ */
+export function writeBase64(bytes: Uint8Array, out: Uint8Array, offset: number): number {
   let i = 0
-  let o = 0
+  let o = offset
   for (; i + 3 <= bytes.length; i += 3) {
     const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!
     out[o++] = B64_CODES[n >> 18]!
@@ -73,7 +88,12 @@ export function toBase64(bytes: Uint8Array): string {
     out[o++] = rest === 2 ? B64_CODES[(n >> 6) & 63]! : 61
     out[o++] = 61
   }
-  return asciiDecoder.decode(out)
+  return o
+}
+
+/** Returns the text of ASCII bytes (as written by writeBase64). */
+export function fromAscii(bytes: Uint8Array): string {
+  return asciiDecoder.decode(bytes)
 }
 
 /**
@@ -145,8 +165,34 @@ export function utf8Length(s: string, limit = Infinity): number {
   return n
 }
 
+/**
+ * Writes the UTF-8 of `s` into `out` at `offset` (which MUST have room for
+ * utf8Length(s) bytes) and returns the offset after it.
+ */
+export function writeUtf8(s: string, out: Uint8Array, offset: number): number {
+  let o = offset
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c > 0x7f) return o + utf8Encoder.encodeInto(s.slice(i), out.subarray(o)).written
+    out[o++] = c
+  }
+  return o
+}
+
 /** Returns the text of UTF-8 `bytes`; throws MALFORMED on invalid UTF-8. */
 export function fromUtf8(bytes: Uint8Array): string {
+  // Short ASCII (map keys, names, versions) is most text in actlog's
+  // formats, and a decoder call costs more than reading it here.
+  if (bytes.length <= 64) {
+    let ascii = true
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i]! > 0x7f) {
+        ascii = false
+        break
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[])
+  }
   try {
     return utf8Decoder.decode(bytes)
   } catch (cause) {

@@ -96,6 +96,14 @@ class Matcher {
     return true
   }
 
+  /** Matches text whose UTF-8 is its code units (all ASCII). */
+  asciiText(s: string): boolean {
+    if (!this.head(3, s.length) || this.pos + s.length > this.b.length) return false
+    for (let i = 0; i < s.length; i++) if (this.b[this.pos + i] !== s.charCodeAt(i)) return false
+    this.pos += s.length
+    return true
+  }
+
   raw(bytes: Uint8Array, length: number): boolean {
     if (this.pos + length > this.b.length) return false
     for (let i = 0; i < length; i++) if (this.b[this.pos + i] !== bytes[i]) return false
@@ -109,6 +117,7 @@ class Matcher {
       return v >= 0 ? this.head(0, v) : this.head(1, -1 - v)
     }
     if (typeof v === 'string') {
+      if (isAscii(v)) return this.asciiText(v)
       // UTF-8 takes at most 3 bytes per UTF-16 unit.
       if (scratch.length < v.length * 3) scratch = new Uint8Array(v.length * 3)
       const { written } = utf8Into.encodeInto(v, scratch)
@@ -139,6 +148,11 @@ class Matcher {
 }
 
 const utf8Into = new TextEncoder()
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
+  return true
+}
 
 /** Compares b[s1, e1) with b[s2, e2) as byte strings (shorter prefix first). */
 function compareRanges(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): number {
@@ -208,17 +222,42 @@ function keyBytes(k: number | string): Uint8Array {
  * the encoder.
  */
 export function encodeCborHead(major: number, n: number): Uint8Array {
+  const out = new Uint8Array(cborHeadLength(n))
+  writeCborHead(out, 0, major, n)
+  return out
+}
+
+/** Length of the shortest head carrying argument `n`. */
+export function cborHeadLength(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < TWO_32 ? 5 : 9
+}
+
+/** Writes the shortest head of major type `major` with argument `n` into `out` at `offset`; returns the offset after it. */
+export function writeCborHead(out: Uint8Array, offset: number, major: number, n: number): number {
   if (!Number.isInteger(major) || major < 0 || major > 7) throw new RangeError('CBOR major type is 0..7')
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError('CBOR argument must be a safe non-negative integer')
   const m = major << 5
-  if (n < 24) return Uint8Array.of(m | n)
-  if (n < 0x100) return Uint8Array.of(m | 24, n)
-  if (n < 0x10000) return Uint8Array.of(m | 25, n >> 8, n & 0xff)
-  if (n < TWO_32) return Uint8Array.of(m | 26, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
-  const out = new Uint8Array(9)
-  out[0] = m | 27
-  new DataView(out.buffer).setBigUint64(1, BigInt(n))
-  return out
+  let o = offset
+  if (n < 24) {
+    out[o++] = m | n
+  } else if (n < 0x100) {
+    out[o++] = m | 24
+    out[o++] = n
+  } else if (n < 0x10000) {
+    out[o++] = m | 25
+    out[o++] = n >> 8
+    out[o++] = n & 0xff
+  } else if (n < TWO_32) {
+    out[o++] = m | 26
+    for (let shift = 24; shift >= 0; shift -= 8) out[o++] = (n >>> shift) & 0xff
+  } else {
+    out[o++] = m | 27
+    const hi = Math.floor(n / TWO_32)
+    const lo = n >>> 0
+    for (let shift = 24; shift >= 0; shift -= 8) out[o++] = (hi >>> shift) & 0xff
+    for (let shift = 24; shift >= 0; shift -= 8) out[o++] = (lo >>> shift) & 0xff
+  }
+  return o
 }
 
 /** Options of decodeCbor. */

@@ -1,4 +1,4 @@
-import { fromBase64, fromUtf8, parseDecimal, toBase64, utf8, utf8Length } from './bytes.ts'
+import { base64Length, fromAscii, fromBase64, fromUtf8, parseDecimal, utf8, utf8Length, writeBase64 } from './bytes.ts'
 import { TlogError } from './errors.ts'
 import { HASH_SIZE, TLOG_PROOF_HEADER } from './hash.ts'
 import { MAX_NOTE_SIZE } from './note.ts'
@@ -31,15 +31,32 @@ export interface TlogProof {
 export function encodeTlogProof(p: TlogProof): string {
   if (!Number.isSafeInteger(p.index) || p.index < 0) throw new RangeError('index must be a safe non-negative integer')
   if (p.proof.length > MAX_INCLUSION_PROOF_LINES) throw new RangeError('too many proof hashes')
-  const lines = [TLOG_PROOF_HEADER]
-  if (p.extra !== undefined && p.extra.length > 0) lines.push(`extra ${toBase64(p.extra)}`)
-  lines.push(`index ${p.index}`)
-  for (const h of p.proof) {
-    if (h.length !== HASH_SIZE) throw new RangeError('proof hashes are 32 bytes')
-    lines.push(toBase64(h))
+  for (const h of p.proof) if (h.length !== HASH_SIZE) throw new RangeError('proof hashes are 32 bytes')
+  // Everything before the checkpoint is ASCII: written as bytes and decoded
+  // once (the log writes one of these into every reply).
+  const extra = p.extra !== undefined && p.extra.length > 0 ? p.extra : undefined
+  const index = `index ${p.index}\n`
+  const size =
+    HEADER_LINE.length + (extra === undefined ? 0 : EXTRA_PREFIX.length + base64Length(extra.length) + 1) + index.length + p.proof.length * (base64Length(HASH_SIZE) + 1) + 1
+  const out = new Uint8Array(size)
+  out.set(HEADER_LINE, 0)
+  let o = HEADER_LINE.length
+  if (extra !== undefined) {
+    out.set(EXTRA_PREFIX, o)
+    o = writeBase64(extra, out, o + EXTRA_PREFIX.length)
+    out[o++] = 0x0a
   }
-  return `${lines.join('\n')}\n\n${p.checkpoint}`
+  for (let i = 0; i < index.length; i++) out[o++] = index.charCodeAt(i)
+  for (const h of p.proof) {
+    o = writeBase64(h, out, o)
+    out[o++] = 0x0a
+  }
+  out[o++] = 0x0a
+  return fromAscii(out) + p.checkpoint
 }
+
+const HEADER_LINE = utf8(`${TLOG_PROOF_HEADER}\n`)
+const EXTRA_PREFIX = utf8('extra ')
 
 /**
  * Returns the proof in a tlog-proof file. Strict: the exact header line, an
