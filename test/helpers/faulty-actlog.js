@@ -3,7 +3,6 @@
 // with storage faults planned by the ACTLOG_TEST_FAULTS environment variable
 // (see faulty-storage.ts). Only tests spawn it; nothing in src/ or witness/
 // reads that variable.
-process.env.UV_THREADPOOL_SIZE ??= '16'
 
 const { register } = await import('tsx/esm/api')
 register()
