@@ -45,7 +45,8 @@ export function toStoreWriteError(err: unknown, dir: string): StoreWriteError {
 
 /** Returns what to do about a failure to open a data directory, when the cause says. */
 function openHint(detail: string): string {
-  if (/permission denied|EACCES|EPERM|read-only file system|EROFS/i.test(detail)) return '; the user running actlog must be able to write to this directory'
+  if (/read-only file system|EROFS/i.test(detail)) return '; its file system is mounted read-only: remount it read-write, then start again'
+  if (/permission denied|EACCES|EPERM/i.test(detail)) return '; the user running actlog must be able to write to this directory'
   if (/no space left|ENOSPC/i.test(detail)) return '; the disk is full: free space on it, then start again (nothing acknowledged is lost)'
   return ''
 }
