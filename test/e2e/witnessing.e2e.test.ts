@@ -8,10 +8,10 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { encodeNote, encodeTlogProof, encodeVerifierKey, parseCheckpoint, parseNote, parseTlogProof, publicKeyFromSeed } from '../../src/core/index.ts'
+import { encodeNote, encodeTlogProof, encodeVerifierKey, parseCheckpoint, parseNote, parseTlogProof, publicKeyFromSeed, sha256, toHex, utf8 } from '../../src/core/index.ts'
 import { parsePolicy, parseTrustedIssuers, verifyActionProof, verifyCheckpoint } from '../../src/verify/index.ts'
 import { makeNetwork, copyLogData, startLogProc, startWitnessProc, type Network } from '../helpers/local-network.ts'
-import { statement } from '../helpers/log-fixture.ts'
+import { ORIGIN, statement } from '../helpers/log-fixture.ts'
 import { removeDir, runActlog, tempDir, writeJson, type Proc } from '../helpers/processes.ts'
 
 let net: Network
@@ -175,6 +175,11 @@ describe('log with two witness processes', () => {
     const oldConfig = join(dir, 'log-old.json')
     const cfg = JSON.parse(await (await import('node:fs/promises')).readFile(net.logConfig, 'utf8')) as Record<string, unknown>
     writeJson(oldConfig, { ...cfg, dataDir: 'log-data-old' })
+    const witnessView = async (i: number): Promise<{ checkpoint: string; metrics: string }> => ({
+      checkpoint: await (await fetch(`http://127.0.0.1:${net.ports[i]}/${toHex(sha256(utf8(ORIGIN)))}/checkpoint`)).text(),
+      metrics: await (await fetch(`http://127.0.0.1:${net.ports[i]}/metrics`)).text(),
+    })
+    const before = [await witnessView(0), await witnessView(1)]
     const err = await startLogProc(net, oldConfig).then(
       async (p) => {
         await p.kill9()
@@ -182,8 +187,21 @@ describe('log with two witness processes', () => {
       },
       (e: Error) => e,
     )
+    expect(err?.message).toMatch(/exited with 1 before serving/)
     expect(err?.message).toMatch(/refuses to sign/)
     expect(err?.message).toMatch(/older than the history the witnesses have seen/)
+    // Each witness saw the old log's checkpoint (the guard's probe), refused
+    // it as a rollback and kept it as evidence; it cosigned nothing: its
+    // latest cosigned checkpoint is the very one it held before.
+    for (const i of [0, 1]) {
+      const after = await witnessView(i)
+      expect(after.checkpoint).toBe(before[i]!.checkpoint)
+      const count = (m: string, line: string): number => Number(new RegExp(`^${line.replace(/[{}"]/g, '\\$&')} (\\d+)$`, 'm').exec(m)?.[1] ?? 0)
+      expect(count(after.metrics, `actlog_witness_evidence_total{origin="${ORIGIN}",reason="rollback"}`)).toBe(1)
+      expect(count(after.metrics, `actlog_witness_cosignatures_total{origin="${ORIGIN}"}`)).toBe(count(before[i]!.metrics, `actlog_witness_cosignatures_total{origin="${ORIGIN}"}`))
+      expect(count(after.metrics, 'actlog_witness_http_responses_total{status="422"}')).toBe(0)
+      expect(count(after.metrics, 'actlog_witness_http_responses_total{status="409"}')).toBeGreaterThanOrEqual(1)
+    }
     // The witnesses saw no rollback: the current log starts fine and they cosign its next checkpoint.
     log = await startLogProc(net)
     expect((await add(await statement(4000, Date.now()), '?wait=witnessed')).status).toBe(200)
