@@ -79,10 +79,12 @@ export async function closedLoop(n: number, concurrency: number, job: (i: number
 
 /**
  * Starts job i at i / rate seconds (open loop), whatever the answers; returns
- * the elapsed seconds once every job finished. `maxInFlight` bounds memory if
- * the server falls far behind.
+ * the elapsed seconds once every job finished. Each job gets the time it was
+ * due, so latency can be measured from then: a generator that falls behind
+ * must not hide the server's delay (coordinated omission). `maxInFlight`
+ * bounds memory if the server falls far behind.
  */
-export async function openLoop(n: number, rate: number, job: (i: number) => Promise<void>, maxInFlight = 20_000): Promise<number> {
+export async function openLoop(n: number, rate: number, job: (i: number, due: number) => Promise<void>, maxInFlight = 20_000): Promise<number> {
   const started = performance.now()
   const running = new Set<Promise<void>>()
   for (let i = 0; i < n; i++) {
@@ -90,7 +92,7 @@ export async function openLoop(n: number, rate: number, job: (i: number) => Prom
     const wait = due - performance.now()
     if (wait > 1) await new Promise((r) => setTimeout(r, wait))
     while (running.size >= maxInFlight) await Promise.race(running)
-    const p = job(i).finally(() => running.delete(p))
+    const p = job(i, due).finally(() => running.delete(p))
     running.add(p)
   }
   await Promise.all(running)

@@ -23,7 +23,7 @@ import {
 import { decodeStatement, verifyCheckpoint, type CheckpointSummary } from '../verify/index.ts'
 import { bundlesBetween, TileClient } from './http.ts'
 import { RecordFiles, toRecord } from './records.ts'
-import { loadState, saveState, writeAtomic, type AuditState } from './state.ts'
+import { loadState, saveStateAsync, writeAtomic, type AuditState } from './state.ts'
 import { join } from 'node:path'
 
 /**
@@ -178,13 +178,27 @@ async function run(o: AuditOptions): Promise<AuditOutcome> {
   // A two-stage pipeline: while the signatures of one bundle are checked on
   // the thread pool, the next bundle is fetched, hashed and parsed.
   let pending: { prepared: Prepared; end: number; edge: string[]; bi: number } | undefined
+  // Saving overlaps the checks: the records queued so far and a snapshot of
+  // the state that counts them are written on the thread pool (records
+  // fsynced first, then the state), while the next bundles are checked. One
+  // save at a time; a failed save ends the audit before any other is tried.
+  let saving: Promise<void> = Promise.resolve()
+  const save = async (): Promise<void> => {
+    await saving
+    const snapshot: AuditState = { ...state, counts: { ...state.counts } }
+    const files = records.flushAsync()
+    saving = files.then((f) => {
+      state.files = f
+      return saveStateAsync(o.stateDir, { ...snapshot, files: f })
+    })
+    saving.catch(() => {})
+  }
   const finish = async (p: NonNullable<typeof pending>): Promise<void> => {
     await finishBundle(o, p.prepared, note, records, state, issuerNames, credCache)
     state.processed = { treeSize: p.end, edge: p.edge }
     // Save every 4 bundles (1,024 entries) or 2 s: a crash then repeats at most that much work.
-    if (p.bi % 4 === 3 || performance.now() - lastSave > 2000 || p.bi === bundles.length - 1) {
-      state.files = records.flush()
-      saveState(o.stateDir, state)
+    if (p.bi % 4 === 3 || performance.now() - lastSave > 2000) {
+      await save()
       lastSave = performance.now()
     }
     const seconds = (performance.now() - startedAt) / 1000
@@ -220,7 +234,8 @@ async function run(o: AuditOptions): Promise<AuditOutcome> {
     pending = next
   }
   if (pending !== undefined) await finish(pending)
-  state.files = records.flush()
+  await save()
+  await saving
   const complete = state.processed.treeSize === cp.treeSize
   if (complete && !bytesEqual(edge.root(), root)) {
     stop('root-mismatch', `the ${cp.treeSize} entries served in the entry bundles hash to a root other than the checkpoint's`, {
@@ -228,7 +243,6 @@ async function run(o: AuditOptions): Promise<AuditOutcome> {
       computedRoot: toBase64(edge.root()),
     })
   }
-  saveState(o.stateDir, state)
   const outcome: AuditOutcome = {
     ok: true,
     complete,

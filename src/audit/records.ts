@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, statSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CredentialLineage, DecodedStatement } from '../verify/index.ts'
 
@@ -82,7 +83,8 @@ export function fileStem(identity: string): string {
 export class RecordFiles {
   readonly #dir: string
   readonly #lengths: Record<string, number>
-  readonly #pending = new Map<string, string[]>()
+  #pending = new Map<string, string[]>()
+  #writing: Promise<unknown> = Promise.resolve()
 
   /** Opens the record files of `dir`, cut back to `lengths` (the state's view of them). */
   constructor(stateDir: string, lengths: Record<string, number>) {
@@ -126,21 +128,32 @@ export class RecordFiles {
     q.push(text)
   }
 
-  /** Appends what is queued, fsyncs it, and returns every file's length (to be saved in the state). */
-  flush(): Record<string, number> {
-    for (const [name, parts] of this.#pending) {
-      const file = join(this.#dir, name)
-      const fd = openSync(file, 'a', 0o644)
-      try {
-        const buf = Buffer.from(parts.join(''), 'utf8')
-        writeSync(fd, buf)
-        fsyncSync(fd)
-        this.#lengths[name] = (this.#lengths[name] ?? 0) + buf.length
-      } finally {
-        closeSync(fd)
-      }
-    }
-    this.#pending.clear()
-    return { ...this.#lengths }
+  /**
+   * Appends what is queued now to the files (later records go to the next
+   * flush), on the thread pool, fsyncs them, and resolves with every file's
+   * length (to be saved in the state) once all of it is durable. Flushes run one after another,
+   * in the order they were asked for.
+   */
+  flushAsync(): Promise<Record<string, number>> {
+    const batch = this.#pending
+    this.#pending = new Map()
+    const done = this.#writing.then(async () => {
+      await Promise.all(
+        [...batch].map(async ([name, parts]) => {
+          const buf = Buffer.from(parts.join(''), 'utf8')
+          const fh = await open(join(this.#dir, name), 'a', 0o644)
+          try {
+            await fh.write(buf)
+            await fh.sync()
+          } finally {
+            await fh.close()
+          }
+          this.#lengths[name] = (this.#lengths[name] ?? 0) + buf.length
+        }),
+      )
+      return { ...this.#lengths }
+    })
+    this.#writing = done.catch(() => {})
+    return done
   }
 }

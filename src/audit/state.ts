@@ -1,4 +1,5 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { mkdir, open, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 
 /**
@@ -66,8 +67,27 @@ export function writeAtomic(file: string, text: string): void {
   }
 }
 
-/** Saves the state in `dir`. */
-export function saveState(dir: string, s: AuditState): void {
-  mkdirSync(dir, { recursive: true })
-  writeAtomic(join(dir, FILE), JSON.stringify(s, null, 1) + '\n')
+/** writeAtomic on the thread pool, for callers that keep working meanwhile. */
+export async function writeAtomicAsync(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp`
+  const fh = await open(tmp, 'w', 0o644)
+  try {
+    await fh.writeFile(text)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  await rename(tmp, file)
+  const dir = await open(join(file, '..'), 'r')
+  try {
+    await dir.sync()
+  } finally {
+    await dir.close()
+  }
+}
+
+/** Saves the state in `dir`, on the thread pool. */
+export async function saveStateAsync(dir: string, s: AuditState): Promise<void> {
+  await mkdir(dir, { recursive: true })
+  await writeAtomicAsync(join(dir, FILE), JSON.stringify(s, null, 1) + '\n')
 }

@@ -104,27 +104,36 @@ export function createLogApp(deps: LogAppDeps): Hono {
   })
 
   /**
+   * Parses the entry, then returns where the log already holds it, or checks
+   * it and sequences it. The parsed statement lives only as long as this
+   * call's check: a submission waiting for its batch holds just the entry and
+   * its hash (in-flight memory is what the collector copies and promotes).
+   */
+  const admitEntry = async (entry: Uint8Array, leaf: Uint8Array): Promise<Sequenced> => {
+    const statement = parseStatement(entry)
+    // A statement already in the log is answered as it was the first time,
+    // however old it is now: resubmission is how clients recover lost replies.
+    const checkedAt = deps.sequencer.generation
+    const known = await deps.sequencer.lookup(entry, leaf)
+    if (known !== undefined) return known
+    const skew = statement.statement.time - deps.now()
+    if (Math.abs(skew) > deps.maxSkewMs) {
+      throw new TlogError(
+        'STALE',
+        `statement time is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'ahead of' : 'behind'} the log's clock (at most ${deps.maxSkewMs / 1000} s allowed); check the actor's clock`,
+      )
+    }
+    await checkStatement(statement, { issuers: deps.issuers, cache: deps.credentialCache })
+    return deps.sequencer.submit(entry, leaf, checkedAt)
+  }
+
+  /**
    * Checks and sequences one statement (or finds it already logged) and
    * returns its index, checkpoint and .tlog-proof. Throws TlogError.
    */
   const addEntry = async (entry: Uint8Array, waitWitnessed: boolean): Promise<Added> => {
-    const statement = parseStatement(entry)
     const leaf = leafHash(entry)
-    // A statement already in the log is answered as it was the first time,
-    // however old it is now: resubmission is how clients recover lost replies.
-    const checkedAt = deps.sequencer.generation
-    let seq = await deps.sequencer.lookup(entry, leaf)
-    if (seq === undefined) {
-      const skew = statement.statement.time - deps.now()
-      if (Math.abs(skew) > deps.maxSkewMs) {
-        throw new TlogError(
-          'STALE',
-          `statement time is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'ahead of' : 'behind'} the log's clock (at most ${deps.maxSkewMs / 1000} s allowed); check the actor's clock`,
-        )
-      }
-      await checkStatement(statement, { issuers: deps.issuers, cache: deps.credentialCache })
-      seq = await deps.sequencer.submit(entry, leaf, checkedAt)
-    }
+    const seq = await admitEntry(entry, leaf)
     metrics.submissions.inc({ result: seq.duplicate ? 'duplicate' : 'sequenced' })
     let checkpoint = seq.checkpoint
     let treeSize = seq.treeSize
@@ -143,8 +152,8 @@ export function createLogApp(deps: LogAppDeps): Hono {
 
   app.post('/add-batch', async (c) => {
     requireType(c, CBOR_TYPE, 'the batch (a CBOR array of statements, each a byte string)')
-    const body = await readCapped(c, MAX_BATCH_BYTES, 'a batch')
-    const items = decodeCbor(body, { maxDepth: 1 })
+    // Decoding copies each statement out: the body is not kept while they wait.
+    const items = decodeCbor(await readCapped(c, MAX_BATCH_BYTES, 'a batch'), { maxDepth: 1 })
     if (!Array.isArray(items) || items.length === 0 || items.length > MAX_BATCH_ITEMS || !items.every((x) => x instanceof Uint8Array)) {
       throw new TlogError('MALFORMED', `a batch is a CBOR array of 1 to ${MAX_BATCH_ITEMS} byte strings, each one statement`)
     }
