@@ -47,6 +47,7 @@ import {
   startWitness,
   writeNetwork,
   type Child,
+  type SpawnOptions,
 } from './reliability-kit.ts'
 
 /** What a soak runs. */
@@ -71,6 +72,10 @@ export interface SoakOptions {
   earlyKillChance?: number
   /** Full entry bundles read again per cycle, at random (default 4). */
   refetchPerCycle?: number
+  /** Witness processes, 2 (default) or 0 (then the log publishes its own checkpoints). */
+  witnesses?: 0 | 2
+  /** How the log process is spawned (tests use a launcher that injects storage faults, to check that the soak sees them). */
+  logSpawn?: SpawnOptions
   /** Where progress lines go (default: nowhere). */
   log?: (line: string) => void
 }
@@ -119,7 +124,9 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakSummary> {
   const say = opts.log ?? (() => {})
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'actlog-soak-'))
   const started = performance.now()
-  const net = await writeNetwork(dir, { witnesses: 2, batch: { maxEntries: 64, maxDelayMs: 5 }, witnessWaitSeconds: 3 })
+  const nw = opts.witnesses ?? 2
+  const W = Array.from({ length: nw }, (_, i) => i)
+  const net = await writeNetwork(dir, { witnesses: nw, batch: { maxEntries: 64, maxDelayMs: 5 }, witnessWaitSeconds: 3 })
   const s: SoakSummary = {
     seed,
     cycles: 0,
@@ -149,9 +156,9 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakSummary> {
   const rootBySize = new Map<number, string>()
   let pending: { treeSize: number; rootHash: Uint8Array; from: string }[] = []
   const notesSeen = new Set<string>()
-  const monitorSize = [0, 0]
-  const evidenceSeen = [0, 0]
-  const reported422 = [0, 0]
+  const monitorSize = W.map(() => 0)
+  const evidenceSeen = W.map(() => 0)
+  const reported422 = W.map(() => 0)
 
   /** Records a served checkpoint: signed by the log, one root per size; checked for consistency after the next restart. */
   const seen = async (note: string, from: string): Promise<void> => {
@@ -206,8 +213,9 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakSummary> {
   }
 
   // ------------------------------------------------------------ processes
-  const witnesses: (Child | undefined)[] = [await startWitness(net, 0), await startWitness(net, 1)]
-  let log: Child | undefined = await startLog(net)
+  const witnesses: (Child | undefined)[] = []
+  for (const i of W) witnesses.push(await startWitness(net, i))
+  let log: Child | undefined = await startLog(net, opts.logSpawn)
   let logUp = true
 
   // ------------------------------------------------------------ load
@@ -276,7 +284,7 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakSummary> {
           // The log is being killed.
         }
       }
-      for (const i of [0, 1]) {
+      for (const i of W) {
         const w = witnesses[i]
         if (w === undefined) continue
         try {
@@ -412,7 +420,7 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakSummary> {
         problem(`resubmitting the statement at index ${index} answered ${res.status} index ${body.index}`)
       }
     }
-    for (const i of [0, 1]) await scrapeWitness(i)
+    for (const i of W) await scrapeWitness(i)
     s.treeSize = n
     return `restarted log holds ${n} entries, ${ackSnapshot.length} acknowledged before, ${cps.length} new checkpoints checked`
   }
@@ -442,8 +450,8 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakSummary> {
       const runMs = randInt(rand, opts.minRunMs ?? 150, opts.maxRunMs ?? 2500)
       let witnessEvent: Promise<void> | undefined
       let note = ''
-      if (rand() < (opts.witnessKillChance ?? 0.4)) {
-        const i = randInt(rand, 0, 1)
+      if (nw > 0 && rand() < (opts.witnessKillChance ?? 0.4)) {
+        const i = randInt(rand, 0, nw - 1)
         const at = randInt(rand, 0, runMs)
         const down = randInt(rand, 100, 2500)
         note = `, W${i + 1} killed at ${at} ms for ${down} ms`
@@ -468,7 +476,7 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakSummary> {
       if (rand() < (opts.earlyKillChance ?? 0.1)) {
         // Sometimes kill the next process during startup and recovery too.
         const at = randInt(rand, 20, 700)
-        const early = spawn(process.execPath, [ACTLOG, 'serve', '--config', net.logConfig], { stdio: 'ignore' })
+        const early = spawn(process.execPath, [opts.logSpawn?.entry ?? ACTLOG, 'serve', '--config', net.logConfig], { stdio: 'ignore', env: { ...process.env, ...opts.logSpawn?.env } })
         await sleep(at)
         early.kill('SIGKILL')
         if (early.exitCode === null && early.signalCode === null) await new Promise((r) => early.once('exit', r))
@@ -476,7 +484,7 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakSummary> {
         note += `, restarted and killed again ${at} ms into startup`
       }
       try {
-        log = await startLog(net)
+        log = await startLog(net, opts.logSpawn)
       } catch (e) {
         s.inconsistencies++
         problem(`cycle ${cycle}: the log did not restart: ${String(e)}`)
@@ -508,7 +516,7 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakSummary> {
       s.acknowledged = acked.size
       say(
         `cycle ${cycle}/${cycles}: log killed after ${runMs} ms${note}; restarted in ${Math.round(restartMs)} ms; ${what}; ` +
-          `acknowledged ${acked.size}, lost ${s.lost}, inconsistencies ${s.inconsistencies}, refusals ${s.witnessRefusals + evidenceSeen[0]! + evidenceSeen[1]!}${caught}`,
+          `acknowledged ${acked.size}, lost ${s.lost}, inconsistencies ${s.inconsistencies}, refusals ${s.witnessRefusals + evidenceSeen.reduce((a, b) => a + b, 0)}${caught}`,
       )
     }
   } finally {
@@ -533,14 +541,14 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakSummary> {
     problem(`final read failed: ${String(e)}`)
     s.inconsistencies++
   }
-  for (const i of [0, 1]) await scrapeWitness(i)
+  for (const i of W) await scrapeWitness(i)
   await log?.stop()
-  for (const i of [0, 1]) {
+  for (const i of W) {
     await witnesses[i]?.stop()
     witnesses[i] = undefined
     await readEvidence(i)
   }
-  s.witnessRefusals += evidenceSeen[0]! + evidenceSeen[1]! + Math.max(0, reported422[0]! - evidenceSeen[0]!) + Math.max(0, reported422[1]! - evidenceSeen[1]!)
+  for (const i of W) s.witnessRefusals += evidenceSeen[i]! + Math.max(0, reported422[i]! - evidenceSeen[i]!)
   s.acknowledged = acked.size
   s.seconds = Math.round((performance.now() - started) / 100) / 10
   if (opts.dir === undefined && opts.keep !== true) rmSync(dir, { recursive: true, force: true })
