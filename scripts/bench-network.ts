@@ -19,6 +19,10 @@ export interface Child {
   url: string
   /** Its peak resident set size so far, in bytes (Linux /proc). */
   peakRss(): number
+  /** Its resident set size now, in bytes. */
+  rss(): number
+  /** Starts peakRss over from the current size (Linux clear_refs 5); false when not permitted. */
+  resetPeak(): boolean
   stop(): Promise<void>
 }
 
@@ -31,6 +35,15 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port))
     })
   })
+}
+
+function statusKb(pid: number | undefined, field: string): number {
+  try {
+    const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return kb === null ? NaN : Number(kb[1]) * 1024
+  } catch {
+    return NaN
+  }
 }
 
 /** Spawns `node <script> <args>` and waits for `serving <url>` on stdout. */
@@ -50,12 +63,14 @@ export function launch(script: string, args: string[], env: NodeJS.ProcessEnv = 
       resolve({
         proc,
         url: m[1]!,
-        peakRss: () => {
+        peakRss: () => statusKb(proc.pid, 'VmHWM'),
+        rss: () => statusKb(proc.pid, 'VmRSS'),
+        resetPeak: () => {
           try {
-            const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))
-            return kb === null ? NaN : Number(kb[1]) * 1024
+            writeFileSync(`/proc/${proc.pid}/clear_refs`, '5')
+            return true
           } catch {
-            return NaN
+            return false
           }
         },
         stop: async () => {

@@ -26,8 +26,20 @@ export class Client {
     this.#agent = new http.Agent({ keepAlive: true, maxSockets })
   }
 
-  request(method: string, path: string, body?: Uint8Array, headers: Record<string, string> = {}): Promise<Sent> {
+  async request(method: string, path: string, body?: Uint8Array, headers: Record<string, string> = {}): Promise<Sent> {
     const started = performance.now()
+    try {
+      return await this.#send(method, path, body, headers, started)
+    } catch (err) {
+      // A kept-alive socket the server closed as idle just as this request
+      // went out: the request never reached it, so send it again (the
+      // pattern Node's http documentation gives for reusedSocket).
+      if ((err as { reused?: boolean }).reused === true) return this.#send(method, path, body, headers, started)
+      throw err
+    }
+  }
+
+  #send(method: string, path: string, body: Uint8Array | undefined, headers: Record<string, string>, started: number): Promise<Sent> {
     return new Promise((resolve, reject) => {
       const req = http.request(
         {
@@ -48,7 +60,10 @@ export class Client {
           res.on('error', reject)
         },
       )
-      req.on('error', reject)
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) Object.assign(err, { reused: true })
+        reject(err)
+      })
       req.end(body)
     })
   }

@@ -158,21 +158,30 @@ export function createLogApp(deps: LogAppDeps): Hono {
       throw new TlogError('MALFORMED', `a batch is a CBOR array of 1 to ${MAX_BATCH_ITEMS} byte strings, each one statement`)
     }
     const wait = c.req.query('wait') === 'witnessed'
+    const cbor = wantsCbor(c)
     // Each statement is acknowledged, deduplicated and refused on its own.
+    // For JSON, each result becomes its bytes as soon as it is known: a
+    // result waiting for the rest of its batch then holds no strings for the
+    // collector to copy.
     const results = await admit(items.length, () =>
       Promise.all(
         (items as Uint8Array[]).map((entry) =>
           addEntry(entry, wait).then(
-            (a): BatchResult => a,
-            (err: unknown): BatchResult => {
+            (a): BatchResult | Uint8Array => (cbor ? a : jsonBytesOf(addedJson(a))),
+            (err: unknown): BatchResult | Uint8Array => {
               if (!isTlogError(err)) deps.logError?.(err)
-              return isTlogError(err) ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: 'internal error; the log operator has the details' }
+              const e = isTlogError(err) ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: 'internal error; the log operator has the details' }
+              return cbor ? e : jsonBytesOf(e)
             },
           ),
         ),
       ),
     )
-    return respondBatch(c, results)
+    if (cbor) {
+      const out = (results as BatchResult[]).map((r) => ('seq' in r ? addedCbor(r) : new Map<string, string>([['code', r.code], ['message', r.message]])))
+      return c.body(copy(encodeCbor(out)), 200, { 'Content-Type': CBOR_TYPE })
+    }
+    return c.body(jsonArray('{"results":[', results as Uint8Array[], ']}'), 200, { 'Content-Type': 'application/json' })
   })
 
   app.get('/checkpoint', (c) => {
@@ -334,21 +343,31 @@ function respond(c: Context, a: Added): Response {
   return jsonBytes(c, addedJson(a))
 }
 
-function respondBatch(c: Context, results: BatchResult[]): Response {
-  if (wantsCbor(c)) {
-    const out = results.map((r) => ('seq' in r ? addedCbor(r) : new Map<string, string>([['code', r.code], ['message', r.message]])))
-    return c.body(copy(encodeCbor(out)), 200, { 'Content-Type': CBOR_TYPE })
-  }
-  return jsonBytes(c, { results: results.map((r) => ('seq' in r ? addedJson(r) : r)) })
-}
-
 /**
  * A JSON response handed to the adapter as bytes: a string body would be
- * measured and converted again on the way to the socket, and a batch's
- * answer is hundreds of kilobytes.
+ * measured and converted again on the way to the socket.
  */
 function jsonBytes(c: Context, value: unknown): Response {
-  return c.body(utf8Encoder.encode(JSON.stringify(value)), 200, { 'Content-Type': 'application/json' })
+  return c.body(jsonBytesOf(value), 200, { 'Content-Type': 'application/json' })
+}
+
+function jsonBytesOf(value: unknown): Uint8Array<ArrayBuffer> {
+  return utf8Encoder.encode(JSON.stringify(value))
+}
+
+/** Returns `open`, the items separated by commas, and `close`, as one byte array: the JSON.stringify of the array. */
+function jsonArray(open: string, items: readonly Uint8Array[], close: string): Uint8Array<ArrayBuffer> {
+  let size = open.length + close.length + Math.max(0, items.length - 1)
+  for (const it of items) size += it.length
+  const out = new Uint8Array(size)
+  let o = utf8Encoder.encodeInto(open, out).written
+  items.forEach((it, i) => {
+    if (i > 0) out[o++] = 0x2c
+    out.set(it, o)
+    o += it.length
+  })
+  utf8Encoder.encodeInto(close, out.subarray(o))
+  return out
 }
 
 const utf8Encoder = new TextEncoder()

@@ -213,7 +213,11 @@ describe('POST /add-batch', () => {
     const stale = await statement(398, clock.now - 3_600_000)
     const res = await postBatch(app, batch([good[0]!, good[1]!, tampered, good[0]!, new Uint8Array([1, 2]), stale, good[2]!]))
     expect(res.status).toBe(200)
-    const { results } = (await res.json()) as { results: ({ index: number; leafHash: string; proof: string } | { code: string; message: string })[] }
+    expect(res.headers.get('content-type')).toBe('application/json')
+    // The body is assembled from per-result bytes: it must be exactly what JSON.stringify writes.
+    const text = await res.text()
+    expect(text).toBe(JSON.stringify(JSON.parse(text)))
+    const { results } = JSON.parse(text) as { results: ({ index: number; leafHash: string; proof: string } | { code: string; message: string })[] }
     expect(results).toHaveLength(7)
     const codes = results.map((r) => ('code' in r ? r.code : 'ok'))
     expect(codes).toEqual(['ok', 'ok', 'BAD_SIGNATURE', 'ok', 'MALFORMED', 'STALE', 'ok'])
