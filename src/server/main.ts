@@ -150,8 +150,7 @@ function writeErrorReporter(log: (line: string) => void): (err: StoreWriteError,
     failed += entries
     if (Date.now() - last < 10_000) return
     last = Date.now()
-    const cause = err.cause instanceof Error && !err.message.includes(err.cause.message) ? `: ${err.cause.message}` : ''
-    log(`storage write failed, nothing was written (${err.message}${cause}); ${failed} submission(s) answered 503 since the last report. Free space on the disk of the data directory, or fix the storage error; the log goes on by itself.`)
+    log(`storage write failed, nothing was written (${err.message}); ${failed} submission(s) answered 503 since the last report. Free space on the disk of the data directory, or fix the storage error; the log goes on by itself.`)
     failed = 0
   }
 }
