@@ -186,6 +186,53 @@ describe('log process with storage faults over LevelDB', () => {
   })
 })
 
+describe('witnessed log process with storage faults over LevelDB', () => {
+  it('fails batches and witnessed-checkpoint writes alike before persisting at writes 2 to 9, keeps publishing, and loses nothing', async () => {
+    const net = await writeNetwork(tempDir(), { witnesses: 2, batch: { maxEntries: 16, maxDelayMs: 2 }, witnessWaitSeconds: 10 })
+    for (const i of [0, 1]) children.push(await startWitness(net, i))
+    // A new witnessed log writes its empty checkpoint (1), then the witnessed
+    // checkpoint once the witnesses cosigned it (2), then batches and
+    // witnessed checkpoints interleaved.
+    const log = await faultyLog(net, [2, 3, 4, 5, 6, 7, 8, 9].map((n) => `${n}:before`).join(','))
+    const actor = new Actor('witnessed-faults')
+    const acked = new Map<number, Uint8Array>()
+    const checkpoints: string[] = []
+    let pending: Uint8Array[] = []
+    for (let round = 0; round < 12; round++) {
+      const r = await submitLoad(net.logUrl, actor, { concurrency: 2, count: 2, startAt: round * 2, query: '?wait=witnessed' })
+      for (const [i, e] of r.acked) acked.set(i, e)
+      checkpoints.push(...r.checkpoints)
+      pending.push(...r.unanswered)
+    }
+    // What a failed batch refused, sent again.
+    for (let attempt = 0; attempt < 3 && pending.length > 0; attempt++) {
+      const again = pending
+      pending = []
+      for (const e of again) {
+        const res = await fetch(`${net.logUrl}/add?wait=witnessed`, { method: 'POST', headers: { 'content-type': 'application/cose' }, body: e as BodyInit })
+        if (res.status === 200) acked.set(((await res.json()) as { index: number }).index, e)
+        else pending.push(e)
+      }
+    }
+    expect(pending).toEqual([])
+    expect(acked.size).toBe(24)
+    expect(log.proc.exitCode).toBeNull()
+    expect(log.output()).toMatch(/could not store the witnessed checkpoint \d+: simulated write failure before batch \d+ persisted/)
+    expect(log.output()).toMatch(/storage write failed, nothing was written \(simulated write failure before batch \d+ persisted\)/)
+    // The published checkpoint covers everything, cosigned by both.
+    const published = await (await fetch(`${net.logUrl}/checkpoint`)).text()
+    expect(parseCheckpoint(parseNote(published).text).treeSize).toBe(24)
+    expect(parseNote(published).signatures.length).toBe(3)
+    await expectIntact(net, acked, [...checkpoints, published])
+    // After a kill -9 it serves what it stored: consistent, possibly older, and witnessed again once asked.
+    await log.kill9()
+    await plainLog(net)
+    await expectIntact(net, acked, [...checkpoints, published])
+    const r = await submitLoad(net.logUrl, actor, { concurrency: 1, count: 1, startAt: 500, query: '?wait=witnessed' })
+    expect(r.acked.size).toBe(1)
+  })
+})
+
 describe('witness process with storage faults over LevelDB', () => {
   it('answers a failed write with 500 or 503 and no cosignature; its cosigned size never goes down, across kill -9', async () => {
     const net = await writeNetwork(tempDir(), { witnesses: 2, batch: { maxEntries: 16, maxDelayMs: 2 }, witnessWaitSeconds: 10 })
