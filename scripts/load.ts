@@ -28,14 +28,16 @@ export class Client {
 
   async request(method: string, path: string, body?: Uint8Array, headers: Record<string, string> = {}): Promise<Sent> {
     const started = performance.now()
-    try {
-      return await this.#send(method, path, body, headers, started)
-    } catch (err) {
-      // A kept-alive socket the server closed as idle just as this request
-      // went out: the request never reached it, so send it again (the
-      // pattern Node's http documentation gives for reusedSocket).
-      if ((err as { reused?: boolean }).reused === true) return this.#send(method, path, body, headers, started)
-      throw err
+    // A kept-alive socket the server closed as idle just as this request went
+    // out: the request never reached it, so send it again (the pattern Node's
+    // http documentation gives for reusedSocket). Several idle sockets may
+    // have closed at once, hence a few tries.
+    for (let tries = 1; ; tries++) {
+      try {
+        return await this.#send(method, path, body, headers, started)
+      } catch (err) {
+        if ((err as { reused?: boolean }).reused !== true || tries >= 5) throw err
+      }
     }
   }
 
