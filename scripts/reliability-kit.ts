@@ -102,18 +102,36 @@ export interface SpawnOptions {
 
 const MAX_OUTPUT = 256 * 1024
 
+// Every process spawned here dies with this one: a script stopped by Ctrl-C,
+// a closed output pipe or an exception must not leave servers running.
+const running = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const p of running) p.kill('SIGKILL')
+})
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1)))
+}
+
+function track<T extends ChildProcess>(p: T): T {
+  running.add(p)
+  p.once('exit', () => running.delete(p))
+  return p
+}
+
 /**
  * Spawns `actlog <args>` and resolves once it prints `serving <url>`.
  * Rejects, with the process output, if it exits first or does not serve
  * within the timeout.
  */
 export function spawnActlog(args: string[], opts: SpawnOptions = {}): Promise<Child> {
-  const proc = spawn(process.execPath, [opts.entry ?? ACTLOG, ...args], {
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
-    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
-  })
+  const proc = track(
+    spawn(process.execPath, [opts.entry ?? ACTLOG, ...args], {
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+      ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+    }),
+  )
   let out = ''
   const keep = (d: Buffer): void => {
     out += d.toString()
@@ -160,12 +178,14 @@ export function spawnActlog(args: string[], opts: SpawnOptions = {}): Promise<Ch
 
 /** Runs `actlog <args>` (or `opts.entry`) to completion; returns its exit code and output. */
 export function runActlog(args: string[], opts: SpawnOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const proc = spawn(process.execPath, [opts.entry ?? ACTLOG, ...args], {
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
-    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
-  })
+  const proc = track(
+    spawn(process.execPath, [opts.entry ?? ACTLOG, ...args], {
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+      ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+    }),
+  )
   let stdout = ''
   let stderr = ''
   proc.stdout.on('data', (d) => (stdout += d))
