@@ -67,6 +67,7 @@ export {
   TILE_WIDTH,
   appendToEdge,
   edgeFromTiles,
+  edgeHashes,
   edgeRoot,
   encodeEntryBundle,
   encodeTileIndex,

@@ -333,6 +333,14 @@ export class CompactRange {
     return this.#nodes.map((n) => n.hash)
   }
 
+  /** Returns an independent copy. */
+  clone(): CompactRange {
+    const c = new CompactRange()
+    c.#size = this.#size
+    c.#nodes = this.#nodes.slice()
+    return c
+  }
+
   /** Returns a compact range restored from the hashes of rangeNodes(0, size), largest first. */
   static fromHashes(size: number, hashes: readonly Uint8Array[]): CompactRange {
     const nodes = rangeNodes(0, size)

@@ -302,13 +302,17 @@ export function appendToEdge(edge: TileEdge, leafHashes: readonly Uint8Array[]):
 
 /** Returns the root hash of the tree whose right edge is `edge`. */
 export function edgeRoot(edge: TileEdge): Uint8Array {
-  const hashes = rangeNodes(0, edge.size).map((node) => {
+  return foldRange(edgeHashes(edge))
+}
+
+/** Returns the hashes of the perfect subtrees rangeNodes(0, size) names, from the edge's partial tiles (largest first). */
+export function edgeHashes(edge: TileEdge): Uint8Array[] {
+  return rangeNodes(0, edge.size).map((node) => {
     const { tile, offset, count } = tileForNode(node, edge.size)
     const data = edge.tiles[tile.level as number]
     if (data === undefined || data.length !== tile.width * HASH_SIZE) throw new RangeError('edge is missing a tile')
     return hashInTile(data, offset, count)
   })
-  return foldRange(hashes)
 }
 
 /** Returns the edge of a tree of `size` from its partial tiles (as read back from storage). */

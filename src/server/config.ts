@@ -28,6 +28,8 @@ export interface LogConfig {
   witnessWaitMs: number
   /** Per-witness request timeout. */
   witnessTimeoutMs: number
+  /** Shortest time between the starts of two witnessing rounds. */
+  witnessIntervalMs: number
 }
 
 /** The defaults of optional fields. */
@@ -37,6 +39,7 @@ export const LOG_CONFIG_DEFAULTS = {
   maxClockSkewSeconds: 300,
   witnessWaitSeconds: 10,
   witnessTimeoutSeconds: 5,
+  witnessIntervalMs: 100,
 }
 
 function fail(file: string, field: string, why: string): never {
@@ -74,7 +77,7 @@ export function loadLogConfig(file: string): LogConfig {
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new TypeError(`${file}: must hold a JSON object`)
   const o = raw as Record<string, unknown>
-  const known = new Set(['origin', 'dataDir', 'keyFile', 'listen', 'issuersFile', 'policyFile', 'batch', 'maxPending', 'maxClockSkewSeconds', 'witnessWaitSeconds', 'witnessTimeoutSeconds'])
+  const known = new Set(['origin', 'dataDir', 'keyFile', 'listen', 'issuersFile', 'policyFile', 'batch', 'maxPending', 'maxClockSkewSeconds', 'witnessWaitSeconds', 'witnessTimeoutSeconds', 'witnessIntervalMs'])
   for (const k of Object.keys(o)) if (!known.has(k)) fail(file, k, `is not a known setting (known: ${[...known].join(', ')})`)
   const base = dirname(resolve(file))
   const path = (p: string): string => (isAbsolute(p) ? p : resolve(base, p))
@@ -94,6 +97,7 @@ export function loadLogConfig(file: string): LogConfig {
     maxClockSkewMs: num(o, 'maxClockSkewSeconds', file, LOG_CONFIG_DEFAULTS.maxClockSkewSeconds, 0, 365 * 86400) * 1000,
     witnessWaitMs: num(o, 'witnessWaitSeconds', file, LOG_CONFIG_DEFAULTS.witnessWaitSeconds, 0, 3600) * 1000,
     witnessTimeoutMs: num(o, 'witnessTimeoutSeconds', file, LOG_CONFIG_DEFAULTS.witnessTimeoutSeconds, 0.1, 600) * 1000,
+    witnessIntervalMs: num(o, 'witnessIntervalMs', file, LOG_CONFIG_DEFAULTS.witnessIntervalMs, 0, 60_000),
   }
   if (o.policyFile !== undefined) cfg.policyFile = path(str(o, 'policyFile', file))
   return cfg

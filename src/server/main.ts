@@ -91,6 +91,7 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
         reader,
         metrics,
         timeoutMs: cfg.witnessTimeoutMs,
+        minIntervalMs: cfg.witnessIntervalMs,
         log,
         onSplit: (err) => sequencer.halt(err),
       })

@@ -4,8 +4,10 @@ import {
   EMPTY_ROOT,
   consistencyRanges,
   encodeTlogProof,
+  foldRange,
   inclusionRanges,
   nodeHash,
+  rangeNodes,
   rangeHashes,
   tileHashReader,
   tilePath,
@@ -126,11 +128,31 @@ export class LogReader {
     return this.#rangeHashes(consistencyRanges(oldSize, newSize), newSize)
   }
 
+  /**
+   * Returns the hash of a range that is not one aligned subtree (the right
+   * edge of a tree) from the cached hashes of the subtrees it splits into,
+   * or undefined when one is not cached.
+   */
+  #composed([a, b]: [number, number]): Uint8Array | undefined {
+    const nodes = rangeNodes(a, b)
+    if (nodes.length < 2) return undefined
+    const hashes: Uint8Array[] = []
+    for (const n of nodes) {
+      const start = n.index * 2 ** n.level
+      const h = this.#rangeCache.get(rangeKey([start, start + 2 ** n.level]))
+      if (h === undefined) return undefined
+      hashes.push(h)
+    }
+    const h = foldRange(hashes)
+    this.#rangeCache.set(rangeKey([a, b]), h)
+    return h
+  }
+
   async #rangeHashes(ranges: [number, number][], treeSize: number): Promise<Uint8Array[]> {
     const out: Uint8Array[] = new Array<Uint8Array>(ranges.length)
     const missing: number[] = []
     for (let i = 0; i < ranges.length; i++) {
-      const hit = this.#rangeCache.get(rangeKey(ranges[i]!))
+      const hit = this.#rangeCache.get(rangeKey(ranges[i]!)) ?? this.#composed(ranges[i]!)
       if (hit !== undefined) out[i] = hit
       else missing.push(i)
     }

@@ -73,6 +73,17 @@ describe('root hashes', () => {
     c.append(leaves[0]!)
     expect(restored.root()).toEqual(c.root())
   })
+
+  it('CompactRange.clone grows on its own: the original keeps its size and root', () => {
+    const c = new CompactRange()
+    for (let n = 0; n < 100; n++) c.append(leaves[n]!)
+    const copy = c.clone()
+    for (let n = 100; n < MAX; n++) copy.append(leaves[n]!)
+    expect(c.size).toBe(100)
+    expect(c.root()).toEqual(roots[100])
+    expect(copy.size).toBe(MAX)
+    expect(copy.root()).toEqual(roots[MAX])
+  })
 })
 
 describe('inclusion proofs, exhaustive for every size 1..300 and every index', () => {
