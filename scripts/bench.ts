@@ -31,7 +31,7 @@ import {
   webCryptoEd25519Available,
 } from '../src/core/index.ts'
 import { LevelKv } from '../src/storage/index.ts'
-import { nodeEd25519, nodeSha256 } from '../src/server/main.ts'
+import { ed25519Workers, nodeSha256 } from '../src/server/main.ts'
 import { createVerifyCache, verifyActionProof } from '../src/verify/index.ts'
 import { audit } from '../src/audit/index.ts'
 import { BENCH_ISSUERS_FILE, generateStatements } from './bench-statements.ts'
@@ -225,7 +225,8 @@ limit(ENTRY_BYTES, meanSize, 'bytes')
 
 // ------------------------------------------------------------ write path
 section('write path: a real log and two real witnesses (2-of-2 quorum)')
-const net = await writeNetwork(join(work, 'net'), BENCH_ISSUERS_FILE, { batch: { maxEntries: 1024, maxDelayMs: 5 } })
+// The log runs with its default configuration, as a user would start it.
+const net = await writeNetwork(join(work, 'net'), BENCH_ISSUERS_FILE)
 const witnesses: Child[] = []
 for (const w of net.witnessConfigs) witnesses.push(await launch(ACTLOG, ['witness', '--config', w]))
 children.push(...witnesses)
@@ -433,14 +434,14 @@ section('offline: verification and audit (in this process, as a client would)')
   // rule (Ed25519 and SHA-256). The library's default in Node, WebCrypto and
   // @noble/hashes, is measured too: it is what a browser gets.
   for (const platform of ['node:crypto', 'WebCrypto'] as const) {
-    usePlatformEd25519(platform === 'node:crypto' ? nodeEd25519 : undefined)
+    usePlatformEd25519(platform === 'node:crypto' ? ed25519Workers() : undefined)
     useSha256(platform === 'node:crypto' ? nodeSha256 : undefined)
     await okAll(createVerifyCache())
     const limitName = platform === 'node:crypto' ? NODE_VERIFY : 'Ed25519 verify, WebCrypto (256 in flight)'
     fig({ group: 'offline', name: `.tlog-proof verifications, one log, cached (${platform})`, value: await okAll(createVerifyCache()), unit: 'proofs/s', limit: limitName, target: '>= 3,000/s' })
     fig({ group: 'offline', name: `.tlog-proof verifications, uncached (${platform})`, value: await okAll(undefined), unit: 'proofs/s', limit: limitName })
   }
-  usePlatformEd25519(nodeEd25519)
+  usePlatformEd25519(ed25519Workers())
   useSha256(nodeSha256)
   const t = performance.now()
   const r = await audit({ log: log.url, policy, issuers, stateDir: join(work, 'audit') })

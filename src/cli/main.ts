@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
 import { isTlogError, usePlatformEd25519, useSha256 } from '../core/index.ts'
-import { StoreLockedError, StoreOpenError, loadLogConfig, nodeEd25519, nodeSha256, startLog } from '../server/main.ts'
+import { StoreLockedError, StoreOpenError, ed25519Workers, loadLogConfig, nodeSha256, startLog } from '../server/main.ts'
 import { loadWitnessConfig, startWitness } from '../../witness/main.ts'
 import { LogError } from './client.ts'
 import { runDemo } from './demo.ts'
@@ -216,8 +216,8 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 // Every command that checks signatures runs in Node: let it use Node's
-// crypto behind core's Ed25519 rule (a tenth of WebCrypto's main-thread cost).
-usePlatformEd25519(nodeEd25519)
+// crypto behind core's Ed25519 rule, on worker threads (see ed25519-workers.ts).
+usePlatformEd25519(ed25519Workers())
 useSha256(nodeSha256)
 
 try {

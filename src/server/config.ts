@@ -34,8 +34,8 @@ export interface LogConfig {
 
 /** The defaults of optional fields. */
 export const LOG_CONFIG_DEFAULTS = {
-  batch: { maxEntries: 256, maxDelayMs: 10 },
-  maxPending: 8192,
+  batch: { maxEntries: 1024, maxDelayMs: 10 },
+  maxPending: 4096,
   maxClockSkewSeconds: 300,
   witnessWaitSeconds: 10,
   witnessTimeoutSeconds: 5,

@@ -19,7 +19,7 @@ import { LogMetrics } from './metrics.ts'
 import { LogSignedCheckpoints } from './published.ts'
 import { LogReader } from './reader.ts'
 import { Sequencer } from './sequencer.ts'
-import { nodeEd25519 } from './node-ed25519.ts'
+import { ed25519Workers } from './ed25519-workers.ts'
 import { nodeSha256 } from './node-sha256.ts'
 import { Witnessing } from './witnessing.ts'
 
@@ -51,7 +51,7 @@ export interface StartOptions {
 /** Starts a log from its configuration: config -> store -> sequencer -> app -> listen. */
 export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise<RunningLog> {
   const log = opts.log ?? (() => {})
-  usePlatformEd25519(nodeEd25519)
+  usePlatformEd25519(ed25519Workers())
   useSha256(nodeSha256)
   const key = parseSignerKey(readFileSync(cfg.keyFile, 'utf8').trim())
   if (key.name !== cfg.origin || key.type !== SIG_TYPE_ED25519) {
@@ -160,5 +160,5 @@ export { loadLogConfig, type LogConfig } from './config.ts'
 // The CLI reports these to the operator as one line (it imports nothing from storage).
 export { StoreLockedError, StoreOpenError } from '../storage/index.ts'
 // For the CLI's verify, proof and audit commands, which run in Node too.
-export { nodeEd25519 } from './node-ed25519.ts'
+export { Ed25519Workers, ed25519Workers } from './ed25519-workers.ts'
 export { nodeSha256 } from './node-sha256.ts'

@@ -1,0 +1,188 @@
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+import type { PlatformEd25519 } from '../core/index.ts'
+
+/**
+ * Ed25519 verification on worker threads, each calling Node's synchronous
+ * crypto.verify (OpenSSL) on batches of signatures. Core's sig.ts runs the
+ * rule's encoding checks before any call reaches it, as for every platform
+ * verifier.
+ *
+ * Why not crypto.verify's callback form: its jobs run on libuv's pool of
+ * four threads, the same pool that runs every LevelDB read and synced write.
+ * Under load hundreds of verifications queue there, and the log's commits
+ * and duplicate lookups wait behind them (commits of 20-25 ms instead of a
+ * few, measured). Here the pool is left to storage, and the main thread
+ * only copies each batch's inputs into one transferred buffer.
+ *
+ * Calls made in one turn of the event loop travel together; a batch goes to
+ * the worker with the least outstanding work. A worker keeps the process
+ * alive only while it owes answers: an idle pool never does.
+ */
+
+// Plain JavaScript evaluated in each worker, so no loader is needed there.
+// process.getBuiltinModule works whether Node evaluates it as a script or,
+// under --input-type=module, as a module. A batch is one buffer of records:
+// 32-byte key, 64-byte signature, u32 message length, message. The answer is
+// one byte per record.
+const WORKER_SOURCE = `
+const { parentPort } = process.getBuiltinModule('node:worker_threads')
+const { createPublicKey, verify } = process.getBuiltinModule('node:crypto')
+const SPKI = Buffer.from('302a300506032b6570032100', 'hex')
+const keys = new Map()
+function keyOf(pub) {
+  const id = pub.toString('latin1')
+  let k = keys.get(id)
+  if (k === undefined) {
+    k = createPublicKey({ key: Buffer.concat([SPKI, pub]), format: 'der', type: 'spki' })
+    if (keys.size >= 4096) keys.delete(keys.keys().next().value)
+    keys.set(id, k)
+  }
+  return k
+}
+parentPort.on('message', ({ id, count, buffer }) => {
+  const b = Buffer.from(buffer)
+  const out = new Uint8Array(count)
+  let o = 0
+  for (let i = 0; i < count; i++) {
+    const len = b.readUInt32BE(o + 96)
+    try {
+      out[i] = verify(null, b.subarray(o + 100, o + 100 + len), keyOf(b.subarray(o, o + 32)), b.subarray(o + 32, o + 96)) ? 1 : 0
+    } catch {
+      out[i] = 0
+    }
+    o += 100 + len
+  }
+  parentPort.postMessage({ id, out }, [out.buffer])
+})
+`
+
+/** Most signatures in one message to a worker: enough to amortise a message, few enough to spread a burst. */
+const MAX_BATCH = 64
+
+interface Call {
+  pub: Uint8Array
+  msg: Uint8Array
+  sig: Uint8Array
+  resolve: (ok: boolean) => void
+  reject: (err: unknown) => void
+}
+
+interface Slot {
+  worker: Worker
+  /** Signatures sent and not yet answered. */
+  load: number
+  batches: Map<number, Call[]>
+}
+
+/** A pool of verifying workers, to install with core's usePlatformEd25519. */
+export class Ed25519Workers implements PlatformEd25519 {
+  readonly name = 'node:crypto (worker threads)'
+  readonly #size: number
+  #slots: Slot[] = []
+  #queue: Call[] = []
+  #scheduled = false
+  #nextId = 0
+  #closed = false
+
+  constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
+    this.#size = size
+  }
+
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    if (this.#closed) return Promise.reject(new Error('the Ed25519 worker pool is closed'))
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ pub: publicKey, msg: message, sig: signature, resolve, reject })
+      if (!this.#scheduled) {
+        this.#scheduled = true
+        setImmediate(() => this.#dispatch())
+      }
+    })
+  }
+
+  #dispatch(): void {
+    this.#scheduled = false
+    const calls = this.#queue
+    this.#queue = []
+    for (let i = 0; i < calls.length; i += MAX_BATCH) this.#send(calls.slice(i, i + MAX_BATCH))
+  }
+
+  #send(calls: Call[]): void {
+    let bytes = 0
+    for (const c of calls) bytes += 100 + c.msg.length
+    const buf = new Uint8Array(bytes)
+    const view = new DataView(buf.buffer)
+    let o = 0
+    for (const c of calls) {
+      buf.set(c.pub, o)
+      buf.set(c.sig, o + 32)
+      view.setUint32(o + 96, c.msg.length)
+      buf.set(c.msg, o + 100)
+      o += 100 + c.msg.length
+    }
+    let slot: Slot
+    try {
+      slot = this.#leastLoaded()
+    } catch (err) {
+      for (const c of calls) c.reject(err)
+      return
+    }
+    const id = this.#nextId++
+    slot.batches.set(id, calls)
+    if (slot.load === 0) slot.worker.ref()
+    slot.load += calls.length
+    slot.worker.postMessage({ id, count: calls.length, buffer: buf.buffer }, [buf.buffer])
+  }
+
+  #leastLoaded(): Slot {
+    let best: Slot | undefined
+    for (const s of this.#slots) if (best === undefined || s.load < best.load) best = s
+    if (best !== undefined && (best.load === 0 || this.#slots.length >= this.#size)) return best
+    return this.#spawn()
+  }
+
+  #spawn(): Slot {
+    // No inherited flags: the parent's loaders (tsx) have nothing to do here.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] })
+    const slot: Slot = { worker, load: 0, batches: new Map() }
+    worker.on('message', ({ id, out }: { id: number; out: Uint8Array }) => {
+      const calls = slot.batches.get(id)
+      if (calls === undefined) return
+      slot.batches.delete(id)
+      slot.load -= calls.length
+      if (slot.load === 0) slot.worker.unref()
+      calls.forEach((c, i) => c.resolve(out[i] === 1))
+    })
+    const fail = (err: unknown): void => {
+      // A dead worker fails its outstanding calls (an exhausted machine, not
+      // a verdict on any signature); the next batch starts a new one.
+      this.#slots = this.#slots.filter((s) => s !== slot)
+      for (const calls of slot.batches.values()) for (const c of calls) c.reject(err)
+      slot.batches.clear()
+    }
+    worker.on('error', fail)
+    worker.on('exit', (code) => fail(new Error(`an Ed25519 verification worker exited (code ${code})`)))
+    // Referenced only while it owes answers (a process awaiting a verdict
+    // must not exit); set after the listeners, since attaching a 'message'
+    // listener references the worker again.
+    worker.unref()
+    this.#slots.push(slot)
+    return slot
+  }
+
+  /** Stops the workers; calls still outstanding fail. */
+  async close(): Promise<void> {
+    this.#closed = true
+    const slots = this.#slots
+    this.#slots = []
+    await Promise.all(slots.map((s) => s.worker.terminate()))
+  }
+}
+
+let shared: Ed25519Workers | undefined
+
+/** The process's pool, created on first use. */
+export function ed25519Workers(): Ed25519Workers {
+  shared ??= new Ed25519Workers()
+  return shared
+}
