@@ -103,15 +103,27 @@ export async function closedLoop(n: number, concurrency: number, job: (i: number
  */
 export async function openLoop(n: number, rate: number, job: (i: number, due: number) => Promise<void>, maxInFlight = 20_000): Promise<number> {
   const started = performance.now()
-  const running = new Set<Promise<void>>()
+  let inFlight = 0
+  let wake: (() => void) | undefined
+  let failure: { error: unknown } | undefined
+  // One waiter woken per completion: Promise.race over thousands of pending
+  // jobs would attach a reaction to each of them on every call, and keep them
+  // all until those jobs end (gigabytes once a server falls far behind).
+  const done = (): void => {
+    inFlight--
+    const w = wake
+    wake = undefined
+    w?.()
+  }
   for (let i = 0; i < n; i++) {
     const due = started + (i * 1000) / rate
     const wait = due - performance.now()
     if (wait > 1) await new Promise((r) => setTimeout(r, wait))
-    while (running.size >= maxInFlight) await Promise.race(running)
-    const p = job(i, due).finally(() => running.delete(p))
-    running.add(p)
+    while (inFlight >= maxInFlight) await new Promise<void>((r) => (wake = r))
+    inFlight++
+    job(i, due).catch((error: unknown) => void (failure ??= { error })).finally(done)
   }
-  await Promise.all(running)
+  while (inFlight > 0) await new Promise<void>((r) => (wake = r))
+  if (failure !== undefined) throw failure.error
   return (performance.now() - started) / 1000
 }
