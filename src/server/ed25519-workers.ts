@@ -143,7 +143,9 @@ export class Ed25519Workers implements PlatformEd25519 {
 
   #spawn(): Slot {
     // No inherited flags: the parent's loaders (tsx) have nothing to do here.
-    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] })
+    // A worker holds a batch and a cache of parsed keys: small heaps keep
+    // each thread's isolate from growing to V8's defaults (tens of MB each).
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 } })
     const slot: Slot = { worker, load: 0, batches: new Map() }
     worker.on('message', ({ id, out }: { id: number; out: Uint8Array }) => {
       const calls = slot.batches.get(id)

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /**
  * The log's Prometheus metrics, on a registry of its own so that several
@@ -39,6 +39,13 @@ export class LogMetrics {
     labelNames: ['witness', 'result'],
     registers: [this.registry],
   })
+
+  constructor() {
+    // The process's own figures (resident memory, V8 heap and external
+    // memory, GC pauses, event-loop delay, CPU): what an operator watches
+    // next to the log's, under Prometheus's standard names.
+    collectDefaultMetrics({ register: this.registry })
+  }
 
   /** Returns the metrics in the Prometheus text format. */
   async text(): Promise<string> {
