@@ -21,6 +21,12 @@ export const nodeSha256: Sha256Function = (parts) => {
     }
   }
   const b = hash('sha256', data, 'buffer') as unknown as Buffer
-  // A plain Uint8Array over the digest's own memory, as core returns everywhere.
-  return b.byteOffset === 0 && b.buffer.byteLength === 32 ? new Uint8Array(b.buffer, 0, 32) : Uint8Array.from(b)
+  // Copied into a 32-byte Uint8Array, which V8 keeps inside its own heap:
+  // the digest's Buffer has a native backing store that V8 counts as 32
+  // bytes but that costs a few hundred in malloc, so keeping it (tile
+  // expansions and range caches hold tens of thousands of hashes) made the
+  // process's memory grow far beyond what the collector saw.
+  const out = new Uint8Array(32)
+  out.set(b)
+  return out
 }
