@@ -3,10 +3,10 @@
  * the benchmark and the soak scripts: keys, configurations, a 2-of-2 policy.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort, procStatusBytes } from './proc.ts'
 import { SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, encodeSignerKey, encodeVerifierKey, publicKeyFromSeed, sha256, utf8 } from '../src/core/index.ts'
 
 export const ACTLOG = fileURLToPath(new URL('../src/cli/actlog.js', import.meta.url))
@@ -26,26 +26,6 @@ export interface Child {
   stop(): Promise<void>
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-function statusKb(pid: number | undefined, field: string): number {
-  try {
-    const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return kb === null ? NaN : Number(kb[1]) * 1024
-  } catch {
-    return NaN
-  }
-}
-
 /** Spawns `node <script> <args>` and waits for `serving <url>` on stdout. */
 export function launch(script: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Child> {
   const proc = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
@@ -63,8 +43,8 @@ export function launch(script: string, args: string[], env: NodeJS.ProcessEnv = 
       resolve({
         proc,
         url: m[1]!,
-        peakRss: () => statusKb(proc.pid, 'VmHWM'),
-        rss: () => statusKb(proc.pid, 'VmRSS'),
+        peakRss: () => procStatusBytes(proc.pid, 'VmHWM') ?? NaN,
+        rss: () => procStatusBytes(proc.pid, 'VmRSS') ?? NaN,
         resetPeak: () => {
           try {
             writeFileSync(`/proc/${proc.pid}/clear_refs`, '5')

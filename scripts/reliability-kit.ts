@@ -7,10 +7,10 @@
  * the resident memory of a process.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort, procStatusBytes } from './proc.ts'
 import {
   CompactRange,
   SIG_TYPE_COSIGNATURE_V1,
@@ -118,13 +118,9 @@ function track<T extends ChildProcess>(p: T): T {
   return p
 }
 
-/**
- * Spawns `actlog <args>` and resolves once it prints `serving <url>`.
- * Rejects, with the process output, if it exits first or does not serve
- * within the timeout.
- */
-export function spawnActlog(args: string[], opts: SpawnOptions = {}): Promise<Child> {
-  const proc = track(
+/** Starts `actlog <args>` (or `opts.entry`) with piped output, tracked to die with this process. */
+function spawnTracked(args: string[], opts: SpawnOptions) {
+  return track(
     spawn(process.execPath, [opts.entry ?? ACTLOG, ...args], {
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -132,6 +128,15 @@ export function spawnActlog(args: string[], opts: SpawnOptions = {}): Promise<Ch
       ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
     }),
   )
+}
+
+/**
+ * Spawns `actlog <args>` and resolves once it prints `serving <url>`.
+ * Rejects, with the process output, if it exits first or does not serve
+ * within the timeout.
+ */
+export function spawnActlog(args: string[], opts: SpawnOptions = {}): Promise<Child> {
+  const proc = spawnTracked(args, opts)
   let out = ''
   const keep = (d: Buffer): void => {
     out += d.toString()
@@ -178,14 +183,7 @@ export function spawnActlog(args: string[], opts: SpawnOptions = {}): Promise<Ch
 
 /** Runs `actlog <args>` (or `opts.entry`) to completion; returns its exit code and output. */
 export function runActlog(args: string[], opts: SpawnOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const proc = track(
-    spawn(process.execPath, [opts.entry ?? ACTLOG, ...args], {
-      env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
-      ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
-    }),
-  )
+  const proc = spawnTracked(args, opts)
   let stdout = ''
   let stderr = ''
   proc.stdout.on('data', (d) => (stdout += d))
@@ -195,25 +193,10 @@ export function runActlog(args: string[], opts: SpawnOptions = {}): Promise<{ co
 
 /** Returns the resident set size of process `pid` in bytes (Linux /proc), or undefined when it cannot tell. */
 export function rssOf(pid: number): number | undefined {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m === null ? undefined : Number(m[1]) * 1024
-  } catch {
-    return undefined
-  }
+  return procStatusBytes(pid, 'VmRSS')
 }
 
-/** Picks a free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
+export { freePort }
 
 // ---------------------------------------------------------------- keys and configurations
 

@@ -2,6 +2,7 @@
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, encodeSignerKey, encodeVerifierKey, publicKeyFromSeed, sha256, utf8 } from '../../src/core/index.ts'
+import { freePort } from '../../scripts/proc.ts'
 import { ISSUERS_FILE, LOG_SEED, ORIGIN } from './log-fixture.ts'
 import { startActlog, writeJson, type Proc } from './processes.ts'
 
@@ -18,18 +19,7 @@ export interface Network {
   ports: number[]
 }
 
-/** Picks a free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net')
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
+export { freePort }
 
 /** Writes keys, configs and a 2-of-2 policy under `dir`. */
 export async function makeNetwork(dir: string, opts: { witnessWaitSeconds?: number; quorum?: string } = {}): Promise<Network> {
