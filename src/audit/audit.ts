@@ -343,7 +343,12 @@ function prepareBundle(items: Prepared['items'], note: string): Prepared {
       })
     }
   })
-  const signatures = verifyBatch(parsed.map((s) => ({ publicKey: s.kid, message: sigStructure(s.protectedHeader, s.payload), signature: s.signature })))
+  // All of a bundle's checks at once: a worker pool then splits them between
+  // its threads, where a window of a few dozen kept one thread busy at a time.
+  const signatures = verifyBatch(
+    parsed.map((s) => ({ publicKey: s.kid, message: sigStructure(s.protectedHeader, s.payload), signature: s.signature })),
+    parsed.length,
+  )
   // Awaited later, in order; a rejection must not go unhandled meanwhile.
   signatures.catch(() => {})
   return { items, parsed, signatures }

@@ -112,9 +112,17 @@ export class RecordFiles {
     }
   }
 
+  // An audit writes many records per identity; the stem is worked out once.
+  #stems = new Map<string, string>()
+
   /** Queues a record for its identity's files. */
   add(identity: string, r: AuditRecord): void {
-    const stem = fileStem(identity)
+    let stem = this.#stems.get(identity)
+    if (stem === undefined) {
+      stem = fileStem(identity)
+      if (this.#stems.size >= 10_000) this.#stems.clear()
+      this.#stems.set(identity, stem)
+    }
     this.#queue(`${stem}.jsonl`, JSON.stringify(r) + '\n', '')
     this.#queue(`${stem}.csv`, csvLine(r), CSV_HEADER)
   }

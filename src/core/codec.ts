@@ -287,9 +287,9 @@ function walk(bytes: Uint8Array, opts: DecodeOptions): CborValue {
   const r = new Reader(bytes, opts.maxDepth ?? MAX_CBOR_DEPTH)
   let value: CborValue
   if (opts.tag !== undefined) {
-    const h = r.head()
-    if (h.major !== 6) throw malformed('expected a CBOR tag')
-    if (h.value !== opts.tag) throw malformed(`expected CBOR tag ${opts.tag}, found ${h.value}`)
+    r.head()
+    if (r.hMajor !== 6) throw malformed('expected a CBOR tag')
+    if (r.hValue !== opts.tag) throw malformed(`expected CBOR tag ${opts.tag}, found ${r.hValue}`)
     value = r.item(1)
   } else {
     value = r.item(0)
@@ -300,11 +300,6 @@ function walk(bytes: Uint8Array, opts: DecodeOptions): CborValue {
 
 function malformed(msg: string): TlogError {
   return new TlogError('MALFORMED', `CBOR: ${msg}`)
-}
-
-interface Head {
-  major: number
-  value: number
 }
 
 class Reader {
@@ -319,12 +314,23 @@ class Reader {
     return this.b[this.pos++]!
   }
 
-  head(): Head {
+  // The last head read, in fields rather than an object per item: a
+  // statement has dozens of items, and the objects were a third of the
+  // decoder's garbage.
+  hMajor = 0
+  hValue = 0
+
+  /** Reads a head into hMajor and hValue. */
+  head(): void {
     const first = this.byte()
     const major = first >> 5
     const ai = first & 31
     if (major === 7) throw malformed('floats and simple values are not allowed')
-    if (ai < 24) return { major, value: ai }
+    this.hMajor = major
+    if (ai < 24) {
+      this.hValue = ai
+      return
+    }
     if (ai === 31) throw malformed('indefinite lengths are not allowed')
     if (ai > 27) throw malformed('reserved additional information')
     const n = 1 << (ai - 24)
@@ -340,50 +346,63 @@ class Reader {
     if (n === 8) {
       if (big < 2n ** 32n) throw malformed('integer or length not in shortest form')
       if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw malformed('integer out of range')
-      return { major, value: Number(big) }
+      this.hValue = Number(big)
+      return
     }
     const min = n === 1 ? 24 : n === 2 ? 256 : 65536
     if (v < min) throw malformed('integer or length not in shortest form')
-    return { major, value: v }
+    this.hValue = v
   }
 
   take(n: number): Uint8Array {
     if (n > this.b.length - this.pos) throw malformed('truncated')
-    const out = this.b.slice(this.pos, this.pos + n)
+    // Small arrays made with new live in V8's heap (up to 64 bytes); slice
+    // gives each its own off-heap buffer, which costs the collector far more.
+    // Keys, signatures, digests and nonces are all that small.
+    let out: Uint8Array
+    if (n <= 64) {
+      out = new Uint8Array(n)
+      const b = this.b
+      const p = this.pos
+      for (let i = 0; i < n; i++) out[i] = b[p + i]!
+    } else {
+      out = this.b.slice(this.pos, this.pos + n)
+    }
     this.pos += n
     return out
   }
 
   item(depth: number): CborValue {
     if (depth > this.maxDepth) throw malformed('nesting too deep')
-    const h = this.head()
-    switch (h.major) {
+    this.head()
+    const value = this.hValue
+    switch (this.hMajor) {
       case 0:
-        return h.value
+        return value
       case 1:
-        if (h.value >= Number.MAX_SAFE_INTEGER) throw malformed('integer out of range')
-        return -1 - h.value
+        if (value >= Number.MAX_SAFE_INTEGER) throw malformed('integer out of range')
+        return -1 - value
       case 2:
-        return this.take(h.value)
+        return this.take(value)
       case 3: {
-        if (h.value > this.b.length - this.pos) throw malformed('truncated')
+        if (value > this.b.length - this.pos) throw malformed('truncated')
         // Decoding copies the text out; no need to copy the bytes first.
-        const text = fromUtf8(this.b.subarray(this.pos, this.pos + h.value))
-        this.pos += h.value
+        const text = fromUtf8(this.b.subarray(this.pos, this.pos + value))
+        this.pos += value
         return text
       }
       case 4: {
         // Each element takes at least one byte: refuse counts the input cannot hold.
-        if (h.value > this.b.length - this.pos) throw malformed('truncated')
+        if (value > this.b.length - this.pos) throw malformed('truncated')
         const out: CborValue[] = []
-        for (let i = 0; i < h.value; i++) out.push(this.item(depth + 1))
+        for (let i = 0; i < value; i++) out.push(this.item(depth + 1))
         return out
       }
       case 5: {
-        if (h.value * 2 > this.b.length - this.pos) throw malformed('truncated')
+        if (value * 2 > this.b.length - this.pos) throw malformed('truncated')
         const out: CborMap = new Map()
         let prevKey: Uint8Array | undefined
-        for (let i = 0; i < h.value; i++) {
+        for (let i = 0; i < value; i++) {
           const start = this.pos
           const k = this.item(depth + 1)
           if (typeof k !== 'number' && typeof k !== 'string') throw malformed('map keys must be integers or text')
@@ -399,7 +418,7 @@ class Reader {
         return out
       }
       case 6:
-        throw malformed(`unexpected tag ${h.value}`)
+        throw malformed(`unexpected tag ${value}`)
       default:
         throw malformed('unknown major type')
     }

@@ -134,7 +134,7 @@ export async function issueCredential(fields: CredentialFields, issuerSeed: Uint
   return { ...fields, signature }
 }
 
-/** Remembers credential signatures that verified, keyed by credential bytes and signer key. */
+/** Remembers credential signatures that verified, keyed by every signed field, the signature and the signer key. */
 export interface CredentialCache {
   has(key: string): boolean
   add(key: string): void
@@ -156,9 +156,30 @@ export function createCredentialCache(max = 10_000): CredentialCache {
   }
 }
 
-function cacheKey(signed: Uint8Array, signature: Uint8Array, signer: Uint8Array): string {
-  // Key and signature have fixed lengths, so the concatenation is unambiguous.
-  return toHex(concatBytes(signer, signature, signed))
+/**
+ * The cache key of "credential `c` verified under `signer`": every field the
+ * signature covers, the signature and the signer, in one string that no
+ * other combination produces (the lengths come first, then the parts, so
+ * no boundary is ambiguous). Equal fields mean equal signed bytes, since
+ * their encoding is deterministic, and this is far cheaper than encoding
+ * them: the log and the auditor look a chain up for every statement.
+ */
+function cacheKey(c: Credential, signer: Uint8Array): string {
+  return (
+    `${signer.length},${c.signature.length},${c.subjectKey.length},${c.issuer.length},${c.notBefore},${c.notAfter},` +
+    binary(signer) +
+    binary(c.signature) +
+    binary(c.subjectKey) +
+    c.issuer +
+    c.subject
+  )
+}
+
+/** One character per byte. */
+function binary(b: Uint8Array): string {
+  let s = ''
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!)
+  return s
 }
 
 /** One link of a verified lineage, actor first. */
@@ -224,17 +245,18 @@ export async function checkCredentialChain(chain: readonly Credential[], ctx: Ch
   const items: { i: number; key: Uint8Array; trusted?: TrustedIssuer }[] = []
   for (let i = 0; i < chain.length - 1; i++) items.push({ i, key: chain[i + 1]!.subjectKey })
   for (const t of candidates) items.push({ i: chain.length - 1, key: t.publicKey, trusted: t })
-  const signed = chain.map(credentialSignedBytes)
-  const keys = items.map((it) => cacheKey(signed[it.i]!, chain[it.i]!.signature, it.key))
-  const verified = items.map((_, j) => ctx.cache?.has(keys[j]!) === true)
+  const cache = ctx.cache
+  const keys = cache === undefined ? [] : items.map((it) => cacheKey(chain[it.i]!, it.key))
+  const verified = items.map((_, j) => cache?.has(keys[j]!) === true)
   const pending = items.flatMap((_, j) => (verified[j] ? [] : [j]))
+  const signed = pending.length === 0 ? [] : chain.map(credentialSignedBytes)
   const verdicts = pending.length === 0 ? [] : await verifyBatch(
     pending.map((j) => ({ publicKey: items[j]!.key, message: signed[items[j]!.i]!, signature: chain[items[j]!.i]!.signature })),
   )
   pending.forEach((j, k) => {
     if (!verdicts[k]) return
     verified[j] = true
-    ctx.cache?.add(keys[j]!)
+    cache?.add(keys[j]!)
   })
   for (let i = 0; i < chain.length - 1; i++) {
     if (!verified[i]) {

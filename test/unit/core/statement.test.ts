@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { fromHex, toHex } from '../../../src/core/bytes.ts'
-import { createCredentialCache, issueCredential, parseCredential, encodeCredential, type Credential } from '../../../src/core/credential.ts'
+import { checkCredentialChain, createCredentialCache, issueCredential, parseCredential, encodeCredential, type Credential } from '../../../src/core/credential.ts'
 import { isTlogError } from '../../../src/core/errors.ts'
 import { leafHash, sha256 } from '../../../src/core/hash.ts'
 import { encodeVerifierKey } from '../../../src/core/note.ts'
@@ -128,6 +128,29 @@ describe('building and checking statements', () => {
     const counting = { has: (k: string) => (cache.has(k) ? (hit.n++, true) : false), add: (k: string) => cache.add(k) }
     await checkStatement(parseStatement(entry), { issuers: trusted, cache: counting })
     expect(hit.n).toBe(1)
+  })
+
+  it('never lets a cached credential answer for one with any signed field, the signature or the signer changed', async () => {
+    const cache = createCredentialCache(10)
+    const good = await cred()
+    const ctx = { actor: 'svc:deployer', kid: agentPub, time: base.time, issuers: trusted, cache }
+    await checkCredentialChain([good], ctx)
+    const otherKey = publicKeyFromSeed(new Uint8Array(32).fill(9))
+    const flipped = good.signature.slice()
+    flipped[5]! ^= 1
+    const variants: [string, Credential, Uint8Array][] = [
+      ['notBefore', { ...good, notBefore: good.notBefore + 1 }, agentPub],
+      ['notAfter', { ...good, notAfter: good.notAfter - 1 }, agentPub],
+      ['subjectKey', { ...good, subjectKey: otherKey }, otherKey],
+      ['signature', { ...good, signature: flipped }, agentPub],
+    ]
+    for (const [field, c, kid] of variants) {
+      await expect(checkCredentialChain([c], { ...ctx, kid }), field).rejects.toMatchObject({ code: 'BAD_SIGNATURE' })
+    }
+    // The same credential under a rotated issuer key is checked afresh, not answered from the cache.
+    const rotated = parseTrustedIssuers(`# test\nissuer example ${encodeVerifierKey('issuer.example', 1, otherKey)} svc:\n`)
+    await expect(checkCredentialChain([good], { ...ctx, issuers: rotated })).rejects.toMatchObject({ code: 'BAD_SIGNATURE' })
+    await expect(checkCredentialChain([good], ctx)).resolves.toMatchObject({ issuer: 'issuer.example' })
   })
 
   it('accepts a time exactly at either end of the window and refuses one outside it', async () => {
