@@ -18,7 +18,7 @@ export class TileClient {
   readonly base: string
   readonly #timeoutMs: number
   readonly #retries: number
-  readonly #cache = new Map<string, Promise<Uint8Array[][]>>()
+  readonly #cache = new Map<string, Promise<Uint8Array[]>>()
 
   constructor(base: string, opts: { timeoutMs?: number; retries?: number } = {}) {
     this.base = base.replace(/\/+$/, '')

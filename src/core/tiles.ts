@@ -168,19 +168,24 @@ export interface TileReader {
 }
 
 /**
- * Returns every subtree hash inside a tile: `levels[k][j]` is the hash of
- * the 2^k tile hashes starting at j * 2^k (complete subtrees only). One
+ * Returns every subtree hash inside a tile: `levels[k]` holds, 32 bytes
+ * each, the hashes of the 2^k tile hashes starting at j * 2^k (complete
+ * subtrees only), so node j of level k is bytes [32j, 32j + 32). One
  * expansion costs about `width` hashes; afterwards any node in the tile is
- * a lookup, which is what makes proofs for a whole batch cheap.
+ * a lookup, which is what makes proofs for a whole batch cheap. A level is
+ * one buffer rather than one array per hash: a log caches hundreds of
+ * expanded tiles, and 511 small objects each cost several times their 32
+ * bytes and the collector's time.
  */
-export function expandTile(data: Uint8Array): Uint8Array[][] {
-  const n = data.length / HASH_SIZE
-  let level: Uint8Array[] = []
-  for (let i = 0; i < n; i++) level.push(data.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE))
+export function expandTile(data: Uint8Array): Uint8Array[] {
+  let level = data
   const levels = [level]
-  while (level.length > 1) {
-    const next: Uint8Array[] = []
-    for (let i = 0; i + 1 < level.length; i += 2) next.push(nodeHash(level[i]!, level[i + 1]!))
+  for (let n = data.length / HASH_SIZE; n > 1; n = Math.floor(n / 2)) {
+    const next = new Uint8Array(Math.floor(n / 2) * HASH_SIZE)
+    for (let j = 0; j + 1 < n; j += 2) {
+      const h = nodeHash(level.subarray(j * HASH_SIZE, (j + 1) * HASH_SIZE), level.subarray((j + 1) * HASH_SIZE, (j + 2) * HASH_SIZE))
+      next.set(h, (j / 2) * HASH_SIZE)
+    }
     levels.push(next)
     level = next
   }
@@ -193,8 +198,8 @@ export function expandTile(data: Uint8Array): Uint8Array[][] {
  * proof of one batch) share one read and one expansion.
  */
 export interface ExpandedTileCache {
-  get(key: string): Promise<Uint8Array[][]> | undefined
-  set(key: string, levels: Promise<Uint8Array[][]>): void
+  get(key: string): Promise<Uint8Array[]> | undefined
+  set(key: string, levels: Promise<Uint8Array[]>): void
   delete(key: string): void
 }
 
@@ -209,7 +214,7 @@ export function tileHashReader(treeSize: number, tiles: TileReader, cache?: Expa
   return {
     async readHashes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
       const wanted = ids.map((id) => tileForNode(id, treeSize))
-      const expanded = new Map<string, Promise<Uint8Array[][]>>()
+      const expanded = new Map<string, Promise<Uint8Array[]>>()
       const missing = new Map<string, TileRef>()
       for (const w of wanted) {
         const key = tileKey(w.tile)
@@ -238,9 +243,12 @@ export function tileHashReader(treeSize: number, tiles: TileReader, cache?: Expa
           }
         })
       }
-      const levels = new Map<string, Uint8Array[][]>()
+      const levels = new Map<string, Uint8Array[]>()
       await Promise.all([...expanded].map(async ([k, p]) => levels.set(k, await p)))
-      return wanted.map((w) => levels.get(tileKey(w.tile))![Math.log2(w.count)]![w.offset / w.count]!)
+      return wanted.map((w) => {
+        const j = w.offset / w.count
+        return levels.get(tileKey(w.tile))![Math.log2(w.count)]!.subarray(j * HASH_SIZE, (j + 1) * HASH_SIZE)
+      })
     },
   }
 }

@@ -42,7 +42,7 @@ export class LogReader {
 
   constructor(store: LogStore, cacheEntries = 512) {
     this.#store = store
-    this.#cache = new Lru<Promise<Uint8Array[][]>>(cacheEntries)
+    this.#cache = new Lru<Promise<Uint8Array[]>>(cacheEntries)
     this.#tiles = {
       readTiles: async (refs) => {
         const got = await this.#store.getTiles(refs)
@@ -162,8 +162,13 @@ export class LogReader {
         tileHashReader(treeSize, this.#tiles, this.#cache),
       )
       missing.forEach((i, k) => {
-        out[i] = got[k]!
-        this.#rangeCache.set(rangeKey(ranges[i]!), got[k]!)
+        // A hash read from a tile is a view of the tile's buffer; the cache
+        // keeps its own 32 bytes (in V8's heap), so it never holds a tile
+        // alive after the expanded-tile cache has let it go.
+        const h = new Uint8Array(32)
+        h.set(got[k]!)
+        out[i] = h
+        this.#rangeCache.set(rangeKey(ranges[i]!), h)
       })
     }
     return out

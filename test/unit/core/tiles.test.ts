@@ -9,6 +9,7 @@ import {
   edgeRoot,
   encodeEntryBundle,
   encodeTileIndex,
+  expandTile,
   parseEntryBundle,
   parseTilePath,
   partialTiles,
@@ -195,6 +196,19 @@ describe('appending leaves to tiles', () => {
       expect.fail('accepted')
     } catch (e) {
       expect(isTlogError(e, 'CORRUPT')).toBe(true)
+    }
+  })
+
+  it('expands a tile into every complete subtree hash, level by level', () => {
+    const ref = new RefTree(leaves.slice(0, 256))
+    for (const width of [1, 2, 13, 128, 255, 256]) {
+      const levels = expandTile(new Uint8Array(Buffer.concat(leaves.slice(0, width))))
+      for (let k = 0; 2 ** k <= width; k++) {
+        const n = Math.floor(width / 2 ** k)
+        expect(levels[k]!.length, `width ${width} level ${k}`).toBe(n * 32)
+        for (let j = 0; j < n; j++) expect(hex(levels[k]!.subarray(j * 32, j * 32 + 32))).toBe(hex(ref.mth(j * 2 ** k, (j + 1) * 2 ** k)))
+      }
+      expect(levels.length).toBe(Math.floor(Math.log2(width)) + 1)
     }
   })
 
