@@ -68,11 +68,18 @@ interface Call {
   reject: (err: unknown) => void
 }
 
+/** A batch sent to a worker: how many verdicts it owes, and where they go. */
+interface Sent {
+  count: number
+  done: (out: Uint8Array) => void
+  fail: (err: unknown) => void
+}
+
 interface Slot {
   worker: Worker
   /** Signatures sent and not yet answered. */
   load: number
-  batches: Map<number, Call[]>
+  batches: Map<number, Sent>
 }
 
 /** A pool of verifying workers, to install with core's usePlatformEd25519. */
@@ -100,14 +107,48 @@ export class Ed25519Workers implements PlatformEd25519 {
     })
   }
 
+  /** Verdicts of a whole batch, spread over the workers in slices; one promise instead of one per signature. */
+  async verifyMany(items: readonly { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }[]): Promise<Uint8Array> {
+    if (this.#closed) throw new Error('the Ed25519 worker pool is closed')
+    const out = new Uint8Array(items.length)
+    const parts: Promise<void>[] = []
+    for (let i = 0; i < items.length; i += MAX_BATCH) {
+      const slice = items.slice(i, i + MAX_BATCH)
+      parts.push(
+        new Promise<void>((resolve, reject) => {
+          this.#send(
+            slice.map((it) => ({ pub: it.publicKey, msg: it.message, sig: it.signature })),
+            {
+              count: slice.length,
+              done: (v) => {
+                out.set(v, i)
+                resolve()
+              },
+              fail: reject,
+            },
+          )
+        }),
+      )
+    }
+    await Promise.all(parts)
+    return out
+  }
+
   #dispatch(): void {
     this.#scheduled = false
     const calls = this.#queue
     this.#queue = []
-    for (let i = 0; i < calls.length; i += MAX_BATCH) this.#send(calls.slice(i, i + MAX_BATCH))
+    for (let i = 0; i < calls.length; i += MAX_BATCH) {
+      const batch = calls.slice(i, i + MAX_BATCH)
+      this.#send(batch, {
+        count: batch.length,
+        done: (out) => batch.forEach((c, k) => c.resolve(out[k] === 1)),
+        fail: (err) => batch.forEach((c) => c.reject(err)),
+      })
+    }
   }
 
-  #send(calls: Call[]): void {
+  #send(calls: readonly Pick<Call, 'pub' | 'msg' | 'sig'>[], sent: Sent): void {
     let bytes = 0
     for (const c of calls) bytes += 100 + c.msg.length
     const buf = new Uint8Array(bytes)
@@ -124,14 +165,14 @@ export class Ed25519Workers implements PlatformEd25519 {
     try {
       slot = this.#leastLoaded()
     } catch (err) {
-      for (const c of calls) c.reject(err)
+      sent.fail(err)
       return
     }
     const id = this.#nextId++
-    slot.batches.set(id, calls)
+    slot.batches.set(id, sent)
     if (slot.load === 0) slot.worker.ref()
-    slot.load += calls.length
-    slot.worker.postMessage({ id, count: calls.length, buffer: buf.buffer }, [buf.buffer])
+    slot.load += sent.count
+    slot.worker.postMessage({ id, count: sent.count, buffer: buf.buffer }, [buf.buffer])
   }
 
   #leastLoaded(): Slot {
@@ -148,18 +189,18 @@ export class Ed25519Workers implements PlatformEd25519 {
     const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 } })
     const slot: Slot = { worker, load: 0, batches: new Map() }
     worker.on('message', ({ id, out }: { id: number; out: Uint8Array }) => {
-      const calls = slot.batches.get(id)
-      if (calls === undefined) return
+      const sent = slot.batches.get(id)
+      if (sent === undefined) return
       slot.batches.delete(id)
-      slot.load -= calls.length
+      slot.load -= sent.count
       if (slot.load === 0) slot.worker.unref()
-      calls.forEach((c, i) => c.resolve(out[i] === 1))
+      sent.done(out)
     })
     const fail = (err: unknown): void => {
       // A dead worker fails its outstanding calls (an exhausted machine, not
       // a verdict on any signature); the next batch starts a new one.
       this.#slots = this.#slots.filter((s) => s !== slot)
-      for (const calls of slot.batches.values()) for (const c of calls) c.reject(err)
+      for (const sent of slot.batches.values()) sent.fail(err)
       slot.batches.clear()
     }
     worker.on('error', fail)

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ed25519Implementation, fromHex, generateSeed, publicKeyFromSeed, sign, usePlatformEd25519, verify, verifyNoble } from '../../../src/core/index.ts'
+import { ed25519Implementation, fromHex, generateSeed, publicKeyFromSeed, sign, usePlatformEd25519, verify, verifyBatch, verifyNoble } from '../../../src/core/index.ts'
 import { Ed25519Workers } from '../../../src/server/ed25519-workers.ts'
 import { loadVectors } from '../../helpers/vectors.ts'
 
@@ -36,6 +36,9 @@ describe('Ed25519 on worker threads behind the rule', () => {
       }
       const together = await Promise.all(inputs.map(([pub, msg, sig]) => verify(pub, msg, sig)))
       expect(together).toEqual(f.vectors.map((v) => v.want.valid))
+      // verifyBatch hands the pool the whole batch (verifyMany) after the rule's checks.
+      const batch = await verifyBatch(inputs.map(([publicKey, message, signature]) => ({ publicKey, message, signature })))
+      expect(batch).toEqual(f.vectors.map((v) => v.want.valid))
     })
   }
 
@@ -55,6 +58,9 @@ describe('Ed25519 on worker threads behind the rule', () => {
     const got = await Promise.all(calls.map((c) => pool.verify(c.pub, c.msg, c.sig)))
     expect(got).toEqual(calls.map((c) => c.want))
     expect(got.filter((x) => !x).length).toBeGreaterThan(0)
+    // The same burst as one verifyMany: slices go to both workers and come back in order.
+    const many = await pool.verifyMany(calls.map((c) => ({ publicKey: c.pub, message: c.msg, signature: c.sig })))
+    expect([...many].map((x) => x === 1)).toEqual(calls.map((c) => c.want))
   })
 
   it('needs the rule in front of it: OpenSSL alone accepts edge cases the rule refuses', async () => {
@@ -81,6 +87,7 @@ describe('Ed25519 on worker threads behind the rule', () => {
     expect(await own.verify(k.publicKey, new Uint8Array(0), sig)).toBe(true)
     await own.close()
     await expect(own.verify(k.publicKey, new Uint8Array(0), sig)).rejects.toThrow(/closed/)
+    await expect(own.verifyMany([{ publicKey: k.publicKey, message: new Uint8Array(0), signature: sig }])).rejects.toThrow(/closed/)
   })
 
   it('keeps a process alive while it owes a verdict, and never once idle', async () => {
