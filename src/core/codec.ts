@@ -266,6 +266,11 @@ export interface DecodeOptions {
   tag?: number
   /** Maximum nesting depth; defaults to MAX_CBOR_DEPTH. */
   maxDepth?: number
+  /**
+   * Byte strings longer than 64 bytes as views of `bytes` rather than
+   * copies: for a caller that owns `bytes` and keeps it as long as them.
+   */
+  views?: boolean
 }
 
 /**
@@ -284,7 +289,7 @@ export function decodeCbor(bytes: Uint8Array, opts: DecodeOptions = {}): CborVal
 
 function walk(bytes: Uint8Array, opts: DecodeOptions): CborValue {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('decodeCbor takes a Uint8Array')
-  const r = new Reader(bytes, opts.maxDepth ?? MAX_CBOR_DEPTH)
+  const r = new Reader(bytes, opts.maxDepth ?? MAX_CBOR_DEPTH, opts.views === true)
   let value: CborValue
   if (opts.tag !== undefined) {
     r.head()
@@ -307,6 +312,7 @@ class Reader {
   constructor(
     readonly b: Uint8Array,
     readonly maxDepth: number,
+    readonly views: boolean,
   ) {}
 
   byte(): number {
@@ -366,7 +372,7 @@ class Reader {
       const p = this.pos
       for (let i = 0; i < n; i++) out[i] = b[p + i]!
     } else {
-      out = this.b.slice(this.pos, this.pos + n)
+      out = this.views ? this.b.subarray(this.pos, this.pos + n) : this.b.slice(this.pos, this.pos + n)
     }
     this.pos += n
     return out

@@ -281,7 +281,8 @@ export function buildStatementSync(s: ActionStatement, signer: StatementSigner):
 export function parseStatement(entry: Uint8Array): SignedStatement {
   if (!(entry instanceof Uint8Array)) throw new TypeError('parseStatement takes bytes')
   if (entry.length > MAX_ENTRY_SIZE) throw new TlogError('TOO_LARGE', `statement is larger than ${MAX_ENTRY_SIZE} bytes`)
-  const outer = decodeCbor(entry, { tag: COSE_SIGN1_TAG, maxDepth: 3 })
+  // The headers and payload stay views of the entry, which the statement keeps anyway.
+  const outer = decodeCbor(entry, { tag: COSE_SIGN1_TAG, maxDepth: 3, views: true })
   if (!Array.isArray(outer) || outer.length !== 4) throw bad('COSE_Sign1 must be an array of 4 elements')
   const [phBytes, unprotected, payloadBytes, signature] = outer as [CborValue, CborValue, CborValue, CborValue]
   if (!(phBytes instanceof Uint8Array)) throw bad('protected header must be a byte string')

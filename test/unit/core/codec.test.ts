@@ -122,6 +122,29 @@ describe('strict decoding', () => {
   })
 })
 
+describe('byte strings as copies or views', () => {
+  const long = new Uint8Array(100).fill(7)
+  const short = new Uint8Array(10).fill(8)
+  const bytes = encodeCbor([long, short])
+
+  it('copies every byte string by default, so the input can be reused', () => {
+    const [a, b] = decodeCbor(bytes) as Uint8Array[]
+    expect(a!.buffer).not.toBe(bytes.buffer)
+    expect(b!.buffer).not.toBe(bytes.buffer)
+    bytes.fill(0, 0, bytes.length)
+    expect(a).toEqual(long)
+    expect(b).toEqual(short)
+  })
+
+  it('with views, returns long byte strings as views of the input and still copies short ones', () => {
+    const input = encodeCbor([long, short])
+    const [a, b] = decodeCbor(input, { views: true }) as Uint8Array[]
+    expect(a).toEqual(long)
+    expect(a!.buffer).toBe(input.buffer)
+    expect(b!.buffer).not.toBe(input.buffer)
+  })
+})
+
 describe('heads and the hand-framed Sig_structure', () => {
   it('encodeCborHead gives the shortest head of every size class', async () => {
     const { encodeCborHead } = await import('../../../src/core/codec.ts')
