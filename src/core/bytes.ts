@@ -145,6 +145,13 @@ export function utf8(s: string): Uint8Array {
   return utf8Encoder.encode(s)
 }
 
+/** Returns true when the UTF-8 encoding of `s` is at most `limit` bytes. */
+export function utf8Within(s: string, limit: number): boolean {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit (4 per surrogate pair), so
+  // short text needs no counting: most fields are far below their limits.
+  return s.length * 3 <= limit || utf8Length(s, limit) <= limit
+}
+
 /**
  * Returns the UTF-8 length of `s` (lone surrogates count as the 3-byte
  * replacement character), without encoding it; stops counting once past

@@ -1,4 +1,4 @@
-import { bytesEqual, concatBytes, toHex, utf8, utf8Length, writeUtf8 } from './bytes.ts'
+import { bytesEqual, concatBytes, toHex, utf8, utf8Length, utf8Within, writeUtf8 } from './bytes.ts'
 import { cborHeadLength, decodeCbor, encodeCbor, encodeCborHead, writeCborHead, type CborValue } from './codec.ts'
 import { TlogError } from './errors.ts'
 import { CREDENTIAL_VERSION } from './hash.ts'
@@ -39,7 +39,7 @@ export type CredentialFields = Omit<Credential, 'signature'>
 function checkText(v: unknown, what: string): string {
   if (typeof v !== 'string') throw new TlogError('MALFORMED', `${what} must be a text string`)
   if (v.length === 0) throw new TlogError('MALFORMED', `${what} must not be empty`)
-  if (utf8Length(v, MAX_TEXT_FIELD) > MAX_TEXT_FIELD) throw new TlogError('MALFORMED', `${what} is longer than ${MAX_TEXT_FIELD} bytes`)
+  if (!utf8Within(v, MAX_TEXT_FIELD)) throw new TlogError('MALFORMED', `${what} is longer than ${MAX_TEXT_FIELD} bytes`)
   return v
 }
 

@@ -1,4 +1,4 @@
-import { concatBytes, utf8Length } from './bytes.ts'
+import { concatBytes, utf8Within } from './bytes.ts'
 import { decodeCbor, encodeCbor, encodeCborHead, encodeTagged, type CborMap, type CborValue } from './codec.ts'
 import {
   checkCredentialChain,
@@ -102,7 +102,7 @@ function bad(msg: string): TlogError {
 function text(v: unknown, what: string): string {
   if (typeof v !== 'string') throw bad(`${what} must be a text string`)
   if (v.length === 0) throw bad(`${what} must not be empty`)
-  if (utf8Length(v, MAX_TEXT_FIELD) > MAX_TEXT_FIELD) throw bad(`${what} is longer than ${MAX_TEXT_FIELD} bytes`)
+  if (!utf8Within(v, MAX_TEXT_FIELD)) throw bad(`${what} is longer than ${MAX_TEXT_FIELD} bytes`)
   return v
 }
 

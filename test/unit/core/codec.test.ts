@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { fromHex, toHex } from '../../../src/core/bytes.ts'
+import { fromHex, toHex, utf8, utf8Within } from '../../../src/core/bytes.ts'
 import { decodeCbor, encodeCbor, encodeTagged, reencodeEquals, type CborValue } from '../../../src/core/codec.ts'
 import { isTlogError } from '../../../src/core/errors.ts'
 
@@ -237,5 +237,22 @@ describe('the re-encoding check decoding ends with', () => {
     const dup = fromHex('a2616101616102')
     expect(reencodeEquals(new Map([['a', 2]]), undefined, dup)).toBe(false)
     expect(reencodeEquals(1.5 as unknown as CborValue, undefined, fromHex('f93e00'))).toBe(false)
+  })
+})
+
+describe('text length limits in UTF-8 bytes', () => {
+  it('counts multi-byte characters and surrogate pairs, at and beside the limit', () => {
+    for (const [s, limit] of [
+      ['a'.repeat(1024), 1024],
+      ['é'.repeat(512), 1024],
+      ['€'.repeat(341) + 'a', 1024],
+      ['😀'.repeat(256), 1024],
+      ['a'.repeat(300), 1024],
+    ] as const) {
+      const n = utf8(s).length
+      expect(utf8Within(s, limit), `${n} bytes`).toBe(n <= limit)
+      expect(utf8Within(s + 'x', n), `${n + 1} bytes`).toBe(false)
+      expect(utf8Within(s, n)).toBe(true)
+    }
   })
 })
