@@ -22,6 +22,14 @@ describe('node:crypto SHA-256', () => {
     )
   })
 
+  it('hashes parts larger than its reused buffer, and beyond 64 KiB, the same way', () => {
+    for (const sizes of [[1, 5000], [4096, 1], [40_000, 30_000], [3, 200]]) {
+      const parts = sizes.map((n, k) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + k) & 0xff))
+      const joined = Uint8Array.from(parts.flatMap((p) => [...p]))
+      expect(toHex(nodeSha256(parts)), String(sizes)).toBe(toHex(nobleSha256(joined)))
+    }
+  })
+
   it('once installed, gives the RFC 6962 leaf hashes and tree roots of the published vectors', () => {
     useSha256(nodeSha256)
     const f = loadVectors<{ leaves: { dataHex: string; leafHashHex: string }[]; rootsBySize: { treeSize: number; rootHex: string }[] }>('rfc6962-merkle.json')
