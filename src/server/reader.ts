@@ -178,20 +178,16 @@ export class LogReader {
   async entry(index: number, treeSize: number): Promise<Uint8Array> {
     if (!(index < treeSize)) throw new TlogError('NOT_FOUND', `index ${index} is not below the tree size ${treeSize}`)
     const bundle = Math.floor(index / TILE_WIDTH)
-    const key = `entries/${bundle}`
-    const cached = this.#full.get(key)
+    const cached = this.#full.get(`entries/${bundle}`)
     if (cached !== undefined) {
       cached.offsets ??= offsetsOf(cached.data)
       const o = cached.offsets[index % TILE_WIDTH]!
       return cached.data.slice(o + 2, o + 2 + ((cached.data[o]! << 8) | cached.data[o + 1]!))
     }
-    const [d] = await this.#store.getTiles([{ level: 'entries', index: bundle, width: TILE_WIDTH }])
-    if (d === undefined) throw new TlogError('CORRUPT', `entry bundle ${bundle} is missing`)
-    const offsets = offsetsOf(d)
-    if (offsets.length === TILE_WIDTH) this.#full.set(key, { data: d, offsets })
-    const o = offsets[index % TILE_WIDTH]
-    if (o === undefined) throw new TlogError('CORRUPT', `entry bundle ${bundle} holds fewer than ${(index % TILE_WIDTH) + 1} entries`)
-    return d.slice(o + 2, o + 2 + ((d[o]! << 8) | d[o + 1]!))
+    // The store reads only the chunk that holds it, not the whole bundle.
+    const e = await this.#store.getEntry(index)
+    if (e === undefined) throw new TlogError('CORRUPT', `entry ${index} is missing from storage`)
+    return e
   }
 
   /** Returns the `.tlog-proof` text of entry `index` against the signed `checkpoint` of `treeSize`. */

@@ -11,7 +11,9 @@ export { FaultyKv, type FaultMode } from './faulty.ts'
 export {
   PREFIX_CHECKPOINT,
   PREFIX_DEDUP,
+  ENTRY_CHUNK,
   PREFIX_ENTRY_BUNDLE,
+  PREFIX_ENTRY_CHUNK,
   PREFIX_HASH_TILE,
   PREFIX_TREE_STATE,
   PREFIX_WITNESSED,
@@ -20,6 +22,7 @@ export {
   dedupKey,
   encodeLocated,
   encodeTreeState,
+  entryChunkKey,
   parseLocated,
   parseTreeState,
   prefixRange,

@@ -1,4 +1,4 @@
-import { HASH_SIZE, TlogError, concatBytes, readU64be, toHex, u64be, type TileRef } from '../core/index.ts'
+import { HASH_SIZE, TILE_WIDTH, TlogError, concatBytes, readU64be, toHex, u64be, type TileRef } from '../core/index.ts'
 import type { Located, TreeState } from './store.ts'
 
 /**
@@ -10,10 +10,18 @@ import type { Located, TreeState } from './store.ts'
  * | ------------------------------------ | -------------------------- |
  * | 0x01                                 | treeSize u64 ‖ rootHash 32 |
  * | 0x02 ‖ level u8 ‖ index u64          | hash tile, widest version  |
- * | 0x03 ‖ index u64                     | entry bundle, widest       |
+ * | 0x03 ‖ index u64                     | entry bundle, widest (read only: written before 0x07) |
  * | 0x04 ‖ leafHash 32                   | leaf index u64 ‖ size u64  |
  * | 0x05                                 | latest signed checkpoint   |
  * | 0x06                                 | latest witnessed checkpoint|
+ * | 0x07 ‖ index u64 ‖ chunk u8          | entries 16·chunk … 16·chunk+15 of bundle `index`, as bundle bytes, widest |
+ *
+ * An entry bundle is stored as chunks of 16 entries, so that reading one
+ * entry (every proof carries its entry) reads ~10 KiB rather than a whole
+ * 256-entry bundle; the bundle served at /tile/entries is the chunks joined.
+ * A store written before chunks holds whole bundles under 0x03; they are
+ * read where a bundle has no chunk, and a commit that writes a bundle's
+ * chunks deletes its 0x03 record in the same batch.
  *
  * The dedup value also holds the size of the first checkpoint that contains
  * the entry (the end of its batch). Past checkpoints are not stored: Ed25519
@@ -37,6 +45,10 @@ export const PREFIX_DEDUP = 0x04
 export const PREFIX_CHECKPOINT = 0x05
 /** Key of the latest witnessed (cosigned) checkpoint. */
 export const PREFIX_WITNESSED = 0x06
+/** Prefix of entry-bundle chunks: then the bundle index and the chunk number. */
+export const PREFIX_ENTRY_CHUNK = 0x07
+/** Entries per chunk of an entry bundle (a bundle has 256, so 16 chunks). */
+export const ENTRY_CHUNK = 16
 
 /** Length of the tree-state value: treeSize u64 then the 32-byte root hash. */
 export const TREE_STATE_SIZE = 8 + HASH_SIZE
@@ -68,6 +80,13 @@ export function tileKey(tile: TileRef): Uint8Array {
   if (!Number.isInteger(level) || level < 0 || level > MAX_TILE_LEVEL) throw new RangeError('tile level must be 0..63 or "entries"')
   checkIndex(tile.index, 'tile index')
   return concatBytes(Uint8Array.of(PREFIX_HASH_TILE, level), u64be(tile.index))
+}
+
+/** Returns the key of chunk `chunk` (0..15) of entry bundle `index`. Throws RangeError on an invalid one. */
+export function entryChunkKey(index: number, chunk: number): Uint8Array {
+  checkIndex(index, 'entry bundle index')
+  if (!Number.isInteger(chunk) || chunk < 0 || chunk >= TILE_WIDTH / ENTRY_CHUNK) throw new RangeError('entry chunk must be 0..15')
+  return concatBytes(Uint8Array.of(PREFIX_ENTRY_CHUNK), u64be(index), Uint8Array.of(chunk))
 }
 
 /** Returns the dedup key of a 32-byte leaf hash. Throws RangeError on another length. */

@@ -1,9 +1,22 @@
 import { HASH_SIZE, TILE_WIDTH, TlogError, fromUtf8, isSize, toHex, utf8, type TileRef } from '../core/index.ts'
 import type { KvOp, KvStore } from './kv.ts'
-import { checkpointKey, dedupKey, encodeLocated, encodeTreeState, parseLocated, parseTreeState, tileKey, treeStateKey, witnessedKey } from './keys.ts'
+import { ENTRY_CHUNK, checkpointKey, dedupKey, encodeLocated, encodeTreeState, entryChunkKey, parseLocated, parseTreeState, tileKey, treeStateKey, witnessedKey } from './keys.ts'
 import type { CommitBatch, Located, LogStore, TreeState } from './store.ts'
 
 const MAX_TILE_BYTES = TILE_WIDTH * HASH_SIZE
+const CHUNKS = TILE_WIDTH / ENTRY_CHUNK
+
+/** Returns the offset of each entry's length prefix in bundle bytes, or undefined when they do not end exactly at its end. */
+function entryOffsets(bundle: Uint8Array): number[] | undefined {
+  const out: number[] = []
+  let o = 0
+  while (o < bundle.length) {
+    if (o + 2 > bundle.length) return undefined
+    out.push(o)
+    o += 2 + ((bundle[o]! << 8) | bundle[o + 1]!)
+  }
+  return o === bundle.length ? out : undefined
+}
 
 function checkTileShape(tile: TileRef, data: Uint8Array, treeSize: number): void {
   if (!(data instanceof Uint8Array)) throw new TypeError('tile data must be a Uint8Array')
@@ -78,16 +91,82 @@ export class KvLogStore implements LogStore {
    * hash tile is not 1..256 hashes or an entry bundle is empty.
    */
   async getTiles(refs: readonly TileRef[]): Promise<(Uint8Array | undefined)[]> {
-    const keys = refs.map(tileKey)
+    // One read for all: hash tiles by key, entry bundles by their chunks.
+    const keys: Uint8Array[] = []
+    for (const ref of refs) {
+      if (ref.level === 'entries') for (let c = 0; c < CHUNKS; c++) keys.push(entryChunkKey(ref.index, c))
+      else keys.push(tileKey(ref))
+    }
     const values = await this.#kv.getMany(keys)
-    return values.map((v, i) => {
-      if (v === undefined) return undefined
-      const ref = refs[i]!
-      const bad =
-        ref.level === 'entries' ? v.length === 0 : v.length === 0 || v.length > MAX_TILE_BYTES || v.length % HASH_SIZE !== 0
-      if (bad) throw new TlogError('CORRUPT', `stored tile ${ref.level}/${ref.index} has ${v.length} bytes`)
+    let k = 0
+    const out = refs.map((ref) => {
+      if (ref.level === 'entries') {
+        const chunks = values.slice(k, (k += CHUNKS))
+        return this.#joinChunks(ref.index, chunks)
+      }
+      const v = values[k++]
+      if (v !== undefined && (v.length === 0 || v.length > MAX_TILE_BYTES || v.length % HASH_SIZE !== 0)) {
+        throw new TlogError('CORRUPT', `stored tile ${ref.level}/${ref.index} has ${v.length} bytes`)
+      }
       return v
     })
+    // Bundles without chunks may be whole records from before chunks.
+    const legacy = refs.flatMap((ref, i) => (ref.level === 'entries' && out[i] === undefined ? [i] : []))
+    if (legacy.length > 0) {
+      const got = await this.#kv.getMany(legacy.map((i) => tileKey(refs[i]!)))
+      legacy.forEach((i, j) => {
+        const v = got[j]
+        if (v !== undefined && v.length === 0) throw new TlogError('CORRUPT', `stored entry bundle ${refs[i]!.index} is empty`)
+        out[i] = v
+      })
+    }
+    return out
+  }
+
+  /** Joins a bundle's stored chunks (0..n-1, each a whole 16 entries but the last); undefined when it has none. */
+  #joinChunks(index: number, chunks: (Uint8Array | undefined)[]): Uint8Array | undefined {
+    let n = 0
+    while (n < CHUNKS && chunks[n] !== undefined) n++
+    if (n === 0) {
+      if (chunks.some((c) => c !== undefined)) throw new TlogError('CORRUPT', `entry bundle ${index} has chunks but not its first`)
+      return undefined
+    }
+    if (chunks.slice(n).some((c) => c !== undefined)) throw new TlogError('CORRUPT', `entry bundle ${index} is missing chunk ${n}`)
+    let size = 0
+    for (let c = 0; c < n; c++) {
+      const count = entryOffsets(chunks[c]!)?.length
+      if (count === undefined || count === 0 || count > ENTRY_CHUNK || (c < n - 1 && count !== ENTRY_CHUNK)) {
+        throw new TlogError('CORRUPT', `stored chunk ${c} of entry bundle ${index} does not hold ${c < n - 1 ? 'exactly' : '1 to'} ${ENTRY_CHUNK} entries`)
+      }
+      size += chunks[c]!.length
+    }
+    if (n === 1) return chunks[0]!
+    const out = new Uint8Array(size)
+    let o = 0
+    for (let c = 0; c < n; c++) {
+      out.set(chunks[c]!, o)
+      o += chunks[c]!.length
+    }
+    return out
+  }
+
+  async getEntry(index: number): Promise<Uint8Array | undefined> {
+    if (!isSize(index)) throw new RangeError('entry index must be a safe non-negative integer')
+    const bundle = Math.floor(index / TILE_WIDTH)
+    const chunk = Math.floor((index % TILE_WIDTH) / ENTRY_CHUNK)
+    let data = await this.#kv.get(entryChunkKey(bundle, chunk))
+    let at = index % ENTRY_CHUNK
+    if (data === undefined) {
+      // A store from before chunks, or an entry not stored at all.
+      data = await this.#kv.get(tileKey({ level: 'entries', index: bundle, width: 1 }))
+      at = index % TILE_WIDTH
+      if (data === undefined) return undefined
+    }
+    const offsets = entryOffsets(data)
+    if (offsets === undefined || offsets.length === 0) throw new TlogError('CORRUPT', `stored entries of bundle ${bundle} are truncated`)
+    const o = offsets[at]
+    if (o === undefined) return undefined
+    return data.slice(o + 2, o + 2 + ((data[o]! << 8) | data[o + 1]!))
   }
 
   /** Returns where each leaf hash's entry is, in one read of all of them. Throws CORRUPT on a malformed record. */
@@ -121,9 +200,19 @@ export class KvLogStore implements LogStore {
     checkNote(checkpoint, 'checkpoint')
     const ops: KvOp[] = []
     for (const { tile, data } of tiles) {
-      const key = tileKey(tile)
       checkTileShape(tile, data, tree.treeSize)
-      ops.push({ type: 'put', key, value: data })
+      if (tile.level !== 'entries') {
+        ops.push({ type: 'put', key: tileKey(tile), value: data })
+        continue
+      }
+      const offsets = entryOffsets(data)
+      if (offsets === undefined || offsets.length > TILE_WIDTH) throw new RangeError(`entry bundle ${tile.index} is not 1 to 256 length-prefixed entries`)
+      for (let c = 0; c * ENTRY_CHUNK < offsets.length; c++) {
+        const end = (c + 1) * ENTRY_CHUNK < offsets.length ? offsets[(c + 1) * ENTRY_CHUNK]! : data.length
+        ops.push({ type: 'put', key: entryChunkKey(tile.index, c), value: data.subarray(offsets[c * ENTRY_CHUNK]!, end) })
+      }
+      // A whole-bundle record from before chunks must not outlive them.
+      ops.push({ type: 'del', key: tileKey(tile) })
     }
     for (const { leafHash, index } of dedup) {
       if (!isSize(index) || index >= tree.treeSize) {

@@ -34,6 +34,12 @@ export interface LogStore {
    * bundles, by walking the length prefixes).
    */
   getTiles(refs: readonly TileRef[]): Promise<(Uint8Array | undefined)[]>
+  /**
+   * Returns the stored entry at `index`, reading only the part of its bundle
+   * that holds it; undefined when no stored bundle holds it. Callers check
+   * `index` against the tree size.
+   */
+  getEntry(index: number): Promise<Uint8Array | undefined>
   /** Returns, per leaf hash, where the log holds that entry, or undefined. One round trip for all. */
   locate(leafHashes: readonly Uint8Array[]): Promise<(Located | undefined)[]>
   /** Returns the latest log-signed checkpoint (the one of the stored tree state). */

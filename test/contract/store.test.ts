@@ -33,6 +33,7 @@ import {
   checkpointKey,
   createMemoryLogStore,
   dedupKey,
+  entryChunkKey,
   openLevelLogStore,
   tileKey,
   toStoreWriteError,
@@ -461,6 +462,38 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         expect(await store.locate([leafHash(utf8('not logged'))])).toEqual([undefined])
       })
 
+      it('stores bundles in chunks of 16 entries and reads one entry without the rest of its bundle', async () => {
+        const store = await logStore()
+        // Tree sizes 5 and then 300: bundle 0 grows from 5 entries to 256, bundle 1 holds 44.
+        const { batches, entries } = growLog([5, 300])
+        for (const b of batches) await store.commit(b)
+        for (const i of [0, 4, 5, 15, 16, 17, 255, 256, 271, 272, 299]) expect(await store.getEntry(i), `entry ${i}`).toEqual(entries[i])
+        expect(await store.getEntry(300)).toBeUndefined()
+        expect(await store.getEntry(100_000)).toBeUndefined()
+        const [b0, b1] = await store.getTiles([{ level: 'entries', index: 0, width: 256 }, { level: 'entries', index: 1, width: 44 }])
+        expect(parseEntryBundle(b0!, 256)).toEqual(entries.slice(0, 256))
+        expect(parseEntryBundle(b1!, 44)).toEqual(entries.slice(256))
+        await expect(store.getEntry(-1)).rejects.toBeInstanceOf(RangeError)
+      })
+
+      it('reads whole bundles a store wrote before chunks, and replaces them with chunks when the bundle grows', async () => {
+        const kv = await backend.openKv()
+        const store = new KvLogStore(kv)
+        // Tree sizes 20 and then 30.
+        const { batches, entries } = growLog([20, 30])
+        // Commit the first batch, then turn its bundle into the old single record.
+        await store.commit(batches[0]!)
+        const ref: TileRef = { level: 'entries', index: 0, width: 20 }
+        const old = encodeEntryBundle(entries.slice(0, 20))
+        await kv.batch([{ type: 'del', key: entryChunkKey(0, 0) }, { type: 'del', key: entryChunkKey(0, 1) }, { type: 'put', key: tileKey(ref), value: old }])
+        expect(await store.getTiles([ref])).toEqual([old])
+        expect(await store.getEntry(17)).toEqual(entries[17])
+        await store.commit(batches[1]!)
+        expect(await kv.get(tileKey(ref))).toBeUndefined()
+        expect(parseEntryBundle((await store.getTiles([ref]))[0]!, 30)).toEqual(entries.slice(0, 30))
+        expect(await store.getEntry(29)).toEqual(entries[29])
+      })
+
       it('returns plain copies that callers may mutate, and keeps its own copy of committed data', async () => {
         const store = await logStore()
         const { batches } = growLog([5])
@@ -673,6 +706,16 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         await expectCode(store.getTiles([ref]), 'CORRUPT')
         await put(tileKey({ level: 'entries', index: 0, width: 1 }), new Uint8Array(0))
         await expectCode(store.getTiles([{ level: 'entries', index: 0, width: 1 }]), 'CORRUPT')
+        // Chunks: a later chunk without the first, a chunk short of its 16 entries before another, a truncated one.
+        const bundleOf = (n: number): Uint8Array => encodeEntryBundle(Array.from({ length: n }, (_, i) => utf8(`e${i}`)))
+        const chunks = { level: 'entries' as const, index: 7, width: 1 }
+        await put(entryChunkKey(7, 1), bundleOf(16))
+        expect((await expectCode(store.getTiles([chunks]), 'CORRUPT')).message).toMatch(/bundle 7/)
+        await put(entryChunkKey(7, 0), bundleOf(15))
+        expect((await expectCode(store.getTiles([chunks]), 'CORRUPT')).message).toMatch(/chunk 0 of entry bundle 7/)
+        await put(entryChunkKey(7, 0), bundleOf(16).subarray(0, 21))
+        await expectCode(store.getTiles([chunks]), 'CORRUPT')
+        await expectCode(store.getEntry(7 * 256), 'CORRUPT')
         await put(witnessedKey(), bytes(0xc3, 0x28))
         await expectCode(store.getWitnessed(), 'CORRUPT')
       })
