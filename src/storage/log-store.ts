@@ -123,7 +123,7 @@ export class KvLogStore implements LogStore {
     return out
   }
 
-  /** Joins a bundle's stored chunks (0..n-1, each a whole 16 entries but the last); undefined when it has none. */
+  /** Joins a bundle's stored chunks (0..n-1, each a whole ENTRY_CHUNK entries but the last); undefined when it has none. */
   #joinChunks(index: number, chunks: (Uint8Array | undefined)[]): Uint8Array | undefined {
     let n = 0
     while (n < CHUNKS && chunks[n] !== undefined) n++

@@ -32,6 +32,7 @@ import {
   StoreWriteError,
   checkpointKey,
   createMemoryLogStore,
+  ENTRY_CHUNK,
   dedupKey,
   entryChunkKey,
   openLevelLogStore,
@@ -462,12 +463,12 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         expect(await store.locate([leafHash(utf8('not logged'))])).toEqual([undefined])
       })
 
-      it('stores bundles in chunks of 16 entries and reads one entry without the rest of its bundle', async () => {
+      it('stores bundles in chunks of ENTRY_CHUNK entries and reads one entry without the rest of its bundle', async () => {
         const store = await logStore()
         // Tree sizes 5 and then 300: bundle 0 grows from 5 entries to 256, bundle 1 holds 44.
         const { batches, entries } = growLog([5, 300])
         for (const b of batches) await store.commit(b)
-        for (const i of [0, 4, 5, 15, 16, 17, 255, 256, 271, 272, 299]) expect(await store.getEntry(i), `entry ${i}`).toEqual(entries[i])
+        for (const i of [0, 4, 5, 15, 16, 63, 64, 65, 127, 128, 255, 256, 271, 272, 299]) expect(await store.getEntry(i), `entry ${i}`).toEqual(entries[i])
         expect(await store.getEntry(300)).toBeUndefined()
         expect(await store.getEntry(100_000)).toBeUndefined()
         const [b0, b1] = await store.getTiles([{ level: 'entries', index: 0, width: 256 }, { level: 'entries', index: 1, width: 44 }])
@@ -706,14 +707,14 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         await expectCode(store.getTiles([ref]), 'CORRUPT')
         await put(tileKey({ level: 'entries', index: 0, width: 1 }), new Uint8Array(0))
         await expectCode(store.getTiles([{ level: 'entries', index: 0, width: 1 }]), 'CORRUPT')
-        // Chunks: a later chunk without the first, a chunk short of its 16 entries before another, a truncated one.
+        // Chunks: a later chunk without the first, a chunk short of its ENTRY_CHUNK entries before another, a truncated one.
         const bundleOf = (n: number): Uint8Array => encodeEntryBundle(Array.from({ length: n }, (_, i) => utf8(`e${i}`)))
         const chunks = { level: 'entries' as const, index: 7, width: 1 }
         await put(entryChunkKey(7, 1), bundleOf(16))
         expect((await expectCode(store.getTiles([chunks]), 'CORRUPT')).message).toMatch(/bundle 7/)
-        await put(entryChunkKey(7, 0), bundleOf(15))
+        await put(entryChunkKey(7, 0), bundleOf(ENTRY_CHUNK - 1))
         expect((await expectCode(store.getTiles([chunks]), 'CORRUPT')).message).toMatch(/chunk 0 of entry bundle 7/)
-        await put(entryChunkKey(7, 0), bundleOf(16).subarray(0, 21))
+        await put(entryChunkKey(7, 0), bundleOf(ENTRY_CHUNK).subarray(0, 21))
         await expectCode(store.getTiles([chunks]), 'CORRUPT')
         await expectCode(store.getEntry(7 * 256), 'CORRUPT')
         await put(witnessedKey(), bytes(0xc3, 0x28))
