@@ -324,7 +324,9 @@ export interface VerifyItem {
 /**
  * Returns the verdict of each item, in order. Keeps up to `concurrency`
  * verifications in flight, so WebCrypto's work runs on the runtime's worker
- * threads in parallel rather than one at a time.
+ * threads in parallel rather than one at a time; a platform verifier with
+ * verifyMany gets the whole batch at once. Rejects when that verifier itself
+ * fails (no verdict), never on bad input.
  */
 export async function verifyBatch(items: readonly VerifyItem[], concurrency = 64): Promise<boolean[]> {
   const many = backend === 'auto' ? platform?.verifyMany?.bind(platform) : undefined
@@ -338,8 +340,11 @@ export async function verifyBatch(items: readonly VerifyItem[], concurrency = 64
     let verdicts: Uint8Array
     try {
       verdicts = await many(passed.length === items.length ? items : passed.map((i) => items[i]!))
-    } catch {
-      return out
+    } catch (cause) {
+      // A verifier that fails (a worker thread that died) has said nothing
+      // about the signatures: answering "invalid" would have an auditor
+      // accuse a log of a machine's fault.
+      throw new Error('the Ed25519 verifier failed; no verdict on these signatures', { cause })
     }
     passed.forEach((i, k) => (out[i] = verdicts[k] === 1))
     return out

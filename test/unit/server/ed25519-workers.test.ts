@@ -80,6 +80,19 @@ describe('Ed25519 on worker threads behind the rule', () => {
     expect(good).toBe(true)
   })
 
+  it('makes verifyBatch fail, not answer "invalid", when the batch verifier fails', async () => {
+    const k = keyPair()
+    const msg = new TextEncoder().encode('m')
+    const items = [{ publicKey: k.publicKey, message: msg, signature: await sign(k.privateKey, msg) }]
+    usePlatformEd25519({ name: 'failing', verify: async () => true, verifyMany: async () => Promise.reject(new Error('worker died')) })
+    try {
+      await expect(verifyBatch(items)).rejects.toThrow(/verifier failed/)
+    } finally {
+      usePlatformEd25519(pool)
+    }
+    expect(await verifyBatch(items)).toEqual([true])
+  })
+
   it('fails calls after close instead of hanging', async () => {
     const own = new Ed25519Workers(1)
     const k = keyPair()
