@@ -304,3 +304,15 @@ export function parseDecimal(s: string, what: string): number {
   if (!Number.isSafeInteger(n)) throw new TlogError('MALFORMED', `${what} is out of range`)
   return n
 }
+
+/**
+ * Returns a string of one character per byte: a compact, exact map key for
+ * bytes. Made in slices of 256 (one call each; a character at a time leaves
+ * a rope to flatten, and engines limit the number of arguments).
+ */
+export function binaryString(b: Uint8Array): string {
+  if (b.length <= 256) return String.fromCharCode.apply(null, b as unknown as number[])
+  let s = ''
+  for (let i = 0; i < b.length; i += 256) s += String.fromCharCode.apply(null, b.subarray(i, i + 256) as unknown as number[])
+  return s
+}

@@ -1,4 +1,4 @@
-import { bytesEqual, concatBytes, toHex, utf8, utf8Length, utf8Within, writeUtf8 } from './bytes.ts'
+import { binaryString, bytesEqual, concatBytes, toHex, utf8, utf8Length, utf8Within, writeUtf8 } from './bytes.ts'
 import { cborHeadLength, decodeCbor, encodeCbor, encodeCborHead, writeCborHead, type CborValue } from './codec.ts'
 import { TlogError } from './errors.ts'
 import { CREDENTIAL_VERSION } from './hash.ts'
@@ -167,23 +167,14 @@ export function createCredentialCache(max = 10_000): CredentialCache {
 function cacheKey(c: Credential, signer: Uint8Array): string {
   return (
     `${signer.length},${c.signature.length},${c.subjectKey.length},${c.issuer.length},${c.notBefore},${c.notAfter},` +
-    binary(signer) +
-    binary(c.signature) +
-    binary(c.subjectKey) +
+    binaryString(signer) +
+    binaryString(c.signature) +
+    binaryString(c.subjectKey) +
     c.issuer +
     c.subject
   )
 }
 
-/** One character per byte, made in one call (a character at a time leaves a rope to flatten). */
-function binary(b: Uint8Array): string {
-  // Keys and signatures are 32 and 64 bytes; anything long goes in slices,
-  // under the engines' limits on the number of arguments.
-  if (b.length <= 256) return String.fromCharCode.apply(null, b as unknown as number[])
-  let s = ''
-  for (let i = 0; i < b.length; i += 256) s += String.fromCharCode.apply(null, b.subarray(i, i + 256) as unknown as number[])
-  return s
-}
 
 /** One link of a verified lineage, actor first. */
 export interface LineageLink {

@@ -70,6 +70,8 @@ export {
   edgeHashes,
   edgeRoot,
   encodeEntryBundle,
+  entryAtOffset,
+  entryBundleOffsets,
   encodeTileIndex,
   expandTile,
   hashInTile,

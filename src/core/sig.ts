@@ -1,6 +1,6 @@
 import * as ed from '@noble/ed25519'
 import { sha512 } from '@noble/hashes/sha2.js'
-import { concatBytes } from './bytes.ts'
+import { binaryString, concatBytes } from './bytes.ts'
 
 /**
  * Ed25519 for every signature in actlog: statements, credentials, notes and
@@ -124,7 +124,7 @@ const publicKeys = new Map<string, Uint8Array>()
 /** Returns the Ed25519 public key of a 32-byte seed (cached: deriving one is a scalar multiplication). */
 export function publicKeyFromSeed(seed: Uint8Array): Uint8Array {
   if (!(seed instanceof Uint8Array) || seed.length !== SEED_SIZE) throw new RangeError('an Ed25519 seed is 32 bytes')
-  const id = cacheId(seed)
+  const id = binaryString(seed)
   let pub = publicKeys.get(id)
   if (pub === undefined) {
     pub = ed.getPublicKey(seed)
@@ -150,7 +150,7 @@ export async function sign(seed: Uint8Array, message: Uint8Array): Promise<Uint8
   if (!(seed instanceof Uint8Array) || seed.length !== SEED_SIZE) throw new RangeError('an Ed25519 seed is 32 bytes')
   const s = subtle()
   if (backend === 'noble' || s === undefined || !(await webCryptoEd25519Available())) return signSync(seed, message)
-  const id = cacheId(seed)
+  const id = binaryString(seed)
   let key = signKeyCache.get(id)
   if (key === undefined) {
     key = s.importKey('pkcs8', buf(concatBytes(PKCS8_PREFIX, seed)), { name: 'Ed25519' }, false, ['sign'])
@@ -159,11 +159,6 @@ export async function sign(seed: Uint8Array, message: Uint8Array): Promise<Uint8
   return new Uint8Array(await s.sign({ name: 'Ed25519' }, await key, buf(message)))
 }
 
-function cacheId(b: Uint8Array): string {
-  let s = ''
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!)
-  return s
-}
 
 function remember<V>(cache: Map<string, V>, key: string, value: V, max: number): void {
   if (cache.size >= max) {
@@ -219,7 +214,7 @@ const publicKeyVerdicts = new Map<string, boolean>()
  */
 export function isValidPublicKey(pub: Uint8Array): boolean {
   if (!(pub instanceof Uint8Array) || pub.length !== PUBLIC_KEY_SIZE) return false
-  const id = cacheId(pub)
+  const id = binaryString(pub)
   const known = publicKeyVerdicts.get(id)
   if (known !== undefined) return known
   let ok = false
@@ -278,7 +273,7 @@ export async function verifyWebCrypto(
   const s = subtle()
   if (s === undefined || !(await webCryptoEd25519Available())) return undefined
   if (!preCheck(pub, sig)) return false
-  const id = cacheId(pub)
+  const id = binaryString(pub)
   let key = verifyKeyCache.get(id)
   if (key === undefined) {
     key = s.importKey('raw', buf(pub), { name: 'Ed25519' }, false, ['verify']).catch(() => undefined)

@@ -357,6 +357,27 @@ export function encodeEntryBundle(entries: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
+ * Returns the offset of each entry's length prefix in an entry bundle (or
+ * a run of its entries), or undefined unless the prefixes consume the bytes
+ * exactly. For readers that want one entry without copying out the rest.
+ */
+export function entryBundleOffsets(bundle: Uint8Array): number[] | undefined {
+  const out: number[] = []
+  let o = 0
+  while (o < bundle.length) {
+    if (o + 2 > bundle.length) return undefined
+    out.push(o)
+    o += 2 + ((bundle[o]! << 8) | bundle[o + 1]!)
+  }
+  return o === bundle.length ? out : undefined
+}
+
+/** Returns a copy of the entry whose length prefix is at `offset` (one of entryBundleOffsets). */
+export function entryAtOffset(bundle: Uint8Array, offset: number): Uint8Array {
+  return bundle.slice(offset + 2, offset + 2 + ((bundle[offset]! << 8) | bundle[offset + 1]!))
+}
+
+/**
  * Returns the entries of an entry bundle. Strict: the length prefixes MUST
  * consume the bytes exactly, and when `count` is given there MUST be exactly
  * that many entries; at most 256 entries either way. Throws MALFORMED.

@@ -4,6 +4,8 @@ import {
   EMPTY_ROOT,
   consistencyRanges,
   encodeTlogProof,
+  entryAtOffset,
+  entryBundleOffsets,
   foldRange,
   inclusionRanges,
   nodeHash,
@@ -182,7 +184,7 @@ export class LogReader {
     if (cached !== undefined) {
       cached.offsets ??= offsetsOf(cached.data)
       const o = cached.offsets[index % TILE_WIDTH]!
-      return cached.data.slice(o + 2, o + 2 + ((cached.data[o]! << 8) | cached.data[o + 1]!))
+      return entryAtOffset(cached.data, o)
     }
     // The store reads only the chunk that holds it, not the whole bundle.
     const e = await this.#store.getEntry(index)
@@ -214,14 +216,8 @@ function bundlePrefix(bundle: Uint8Array, count: number): Uint8Array {
 
 /** Returns the offset of each entry's length prefix in an entry bundle. Throws CORRUPT on a truncated bundle. */
 function offsetsOf(bundle: Uint8Array): number[] {
-  const out: number[] = []
-  let o = 0
-  while (o < bundle.length) {
-    if (o + 2 > bundle.length) throw new TlogError('CORRUPT', 'entry bundle is truncated')
-    out.push(o)
-    o += 2 + ((bundle[o]! << 8) | bundle[o + 1]!)
-  }
-  if (o !== bundle.length) throw new TlogError('CORRUPT', 'entry bundle is truncated')
+  const out = entryBundleOffsets(bundle)
+  if (out === undefined) throw new TlogError('CORRUPT', 'entry bundle is truncated')
   return out
 }
 

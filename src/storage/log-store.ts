@@ -1,22 +1,10 @@
-import { HASH_SIZE, TILE_WIDTH, TlogError, fromUtf8, isSize, toHex, utf8, type TileRef } from '../core/index.ts'
+import { HASH_SIZE, TILE_WIDTH, TlogError, entryAtOffset, entryBundleOffsets, fromUtf8, isSize, toHex, utf8, type TileRef } from '../core/index.ts'
 import type { KvOp, KvStore } from './kv.ts'
 import { ENTRY_CHUNK, checkpointKey, dedupKey, encodeLocated, encodeTreeState, entryChunkKey, parseLocated, parseTreeState, tileKey, treeStateKey, witnessedKey } from './keys.ts'
 import type { CommitBatch, Located, LogStore, TreeState } from './store.ts'
 
 const MAX_TILE_BYTES = TILE_WIDTH * HASH_SIZE
 const CHUNKS = TILE_WIDTH / ENTRY_CHUNK
-
-/** Returns the offset of each entry's length prefix in bundle bytes, or undefined when they do not end exactly at its end. */
-function entryOffsets(bundle: Uint8Array): number[] | undefined {
-  const out: number[] = []
-  let o = 0
-  while (o < bundle.length) {
-    if (o + 2 > bundle.length) return undefined
-    out.push(o)
-    o += 2 + ((bundle[o]! << 8) | bundle[o + 1]!)
-  }
-  return o === bundle.length ? out : undefined
-}
 
 function checkTileShape(tile: TileRef, data: Uint8Array, treeSize: number): void {
   if (!(data instanceof Uint8Array)) throw new TypeError('tile data must be a Uint8Array')
@@ -134,7 +122,7 @@ export class KvLogStore implements LogStore {
     if (chunks.slice(n).some((c) => c !== undefined)) throw new TlogError('CORRUPT', `entry bundle ${index} is missing chunk ${n}`)
     let size = 0
     for (let c = 0; c < n; c++) {
-      const count = entryOffsets(chunks[c]!)?.length
+      const count = entryBundleOffsets(chunks[c]!)?.length
       if (count === undefined || count === 0 || count > ENTRY_CHUNK || (c < n - 1 && count !== ENTRY_CHUNK)) {
         throw new TlogError('CORRUPT', `stored chunk ${c} of entry bundle ${index} does not hold ${c < n - 1 ? 'exactly' : '1 to'} ${ENTRY_CHUNK} entries`)
       }
@@ -162,11 +150,11 @@ export class KvLogStore implements LogStore {
       at = index % TILE_WIDTH
       if (data === undefined) return undefined
     }
-    const offsets = entryOffsets(data)
+    const offsets = entryBundleOffsets(data)
     if (offsets === undefined || offsets.length === 0) throw new TlogError('CORRUPT', `stored entries of bundle ${bundle} are truncated`)
     const o = offsets[at]
     if (o === undefined) return undefined
-    return data.slice(o + 2, o + 2 + ((data[o]! << 8) | data[o + 1]!))
+    return entryAtOffset(data, o)
   }
 
   /** Returns where each leaf hash's entry is, in one read of all of them. Throws CORRUPT on a malformed record. */
@@ -205,7 +193,7 @@ export class KvLogStore implements LogStore {
         ops.push({ type: 'put', key: tileKey(tile), value: data })
         continue
       }
-      const offsets = entryOffsets(data)
+      const offsets = entryBundleOffsets(data)
       if (offsets === undefined || offsets.length > TILE_WIDTH) throw new RangeError(`entry bundle ${tile.index} is not 1 to 256 length-prefixed entries`)
       for (let c = 0; c * ENTRY_CHUNK < offsets.length; c++) {
         const end = (c + 1) * ENTRY_CHUNK < offsets.length ? offsets[(c + 1) * ENTRY_CHUNK]! : data.length
