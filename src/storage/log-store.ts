@@ -51,13 +51,23 @@ function decodeNote(value: Uint8Array, what: string): string {
  * - Arguments are checked too: misuse throws RangeError/TypeError before any
  *   write.
  * - A single writer is assumed (the sequencer): `commit` does not read the
- *   stored state first, so it neither compares nor orders tree sizes.
+ *   stored state first, so it neither compares nor orders tree sizes, and
+ *   of an entry bundle it writes only the chunks from the one its previous
+ *   successful commit left partial (all of them on its first commit).
  * - `close` closes the KvStore it was given.
  */
 export class KvLogStore implements LogStore {
   readonly #kv: KvStore
   /** Returns the KvStore's disk usage in bytes; present only when the KvStore can tell. */
   readonly diskUsage?: () => Promise<number>
+  // Tree size of this instance's last successful commit. A bundle's chunks
+  // below it are complete and stored, so a commit writes only the chunks
+  // holding new entries (a partial bundle would otherwise be written whole
+  // again by every batch: ~4x the bytes through LevelDB's log, memtable and
+  // compactions). Unknown at first and after a failed commit, when every
+  // chunk of a touched bundle is written, which also replaces a whole-bundle
+  // record a store from before chunks left for the partial bundle.
+  #committedSize: number | undefined
 
   /** Returns a LogStore over `kv`, which it owns from now on. */
   constructor(kv: KvStore) {
@@ -195,12 +205,14 @@ export class KvLogStore implements LogStore {
       }
       const offsets = entryBundleOffsets(data)
       if (offsets === undefined || offsets.length > TILE_WIDTH) throw new RangeError(`entry bundle ${tile.index} is not 1 to 256 length-prefixed entries`)
-      for (let c = 0; c * ENTRY_CHUNK < offsets.length; c++) {
+      const stored = Math.min(Math.max(0, (this.#committedSize ?? 0) - tile.index * TILE_WIDTH), offsets.length)
+      const first = Math.floor(stored / ENTRY_CHUNK)
+      for (let c = first; c * ENTRY_CHUNK < offsets.length; c++) {
         const end = (c + 1) * ENTRY_CHUNK < offsets.length ? offsets[(c + 1) * ENTRY_CHUNK]! : data.length
         ops.push({ type: 'put', key: entryChunkKey(tile.index, c), value: data.subarray(offsets[c * ENTRY_CHUNK]!, end) })
       }
       // A whole-bundle record from before chunks must not outlive them.
-      ops.push({ type: 'del', key: tileKey(tile) })
+      if (first === 0) ops.push({ type: 'del', key: tileKey(tile) })
     }
     for (const { leafHash, index } of dedup) {
       if (!isSize(index) || index >= tree.treeSize) {
@@ -213,7 +225,9 @@ export class KvLogStore implements LogStore {
     // a crash, recovery trusts the tree state only because the batch is
     // atomic, so the tiles it names are there too.
     ops.push({ type: 'put', key: treeStateKey(), value: treeValue })
+    this.#committedSize = undefined
     await this.#kv.batch(ops)
+    this.#committedSize = tree.treeSize
   }
 
   /** Stores the latest witnessed checkpoint durably, replacing the previous one. */

@@ -495,6 +495,51 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         expect(await store.getEntry(29)).toEqual(entries[29])
       })
 
+      it('writes of a bundle only the chunks holding new entries, and every chunk after a failed commit or on a new instance', async () => {
+        const kv = await backend.openKv()
+        const written: string[][] = []
+        let failNext = false
+        const recording: KvStore = {
+          get: (k) => kv.get(k),
+          getMany: (ks) => kv.getMany(ks),
+          iterate: (r) => kv.iterate(r),
+          close: () => kv.close(),
+          batch: async (ops) => {
+            if (failNext) {
+              failNext = false
+              throw new StoreWriteError('refused by the test', false)
+            }
+            written.push(ops.filter((o) => o.key[0] === 0x07 || o.key[0] === 0x03).map((o) => `${o.type} ${o.key[0] === 0x03 ? 'bundle' : 'chunk'} ${Number(new DataView(o.key.buffer, o.key.byteOffset + 1, 8).getBigUint64(0))}${o.key[0] === 0x07 ? `/${o.key[9]}` : ''}`))
+            await kv.batch(ops)
+          },
+        }
+        const store = new KvLogStore(recording)
+        // Sizes 5, 70, 128, 130, 300, 320: chunk boundaries at 64, 128, 192, 256.
+        const { batches, entries } = growLog([5, 70, 128, 130, 300, 320])
+        for (const b of batches.slice(0, 4)) await store.commit(b)
+        expect(written).toEqual([
+          ['put chunk 0/0', 'del bundle 0'],
+          ['put chunk 0/0', 'put chunk 0/1', 'del bundle 0'],
+          ['put chunk 0/1'],
+          ['put chunk 0/2'],
+        ])
+        // A commit that fails leaves what was written unknown to the store: the next writes every chunk of the bundles it touches.
+        failNext = true
+        await expect(store.commit(batches[4]!)).rejects.toBeInstanceOf(StoreWriteError)
+        written.length = 0
+        await store.commit(batches[4]!)
+        expect(written).toEqual([['put chunk 0/0', 'put chunk 0/1', 'put chunk 0/2', 'put chunk 0/3', 'del bundle 0', 'put chunk 1/0', 'del bundle 1']])
+        // A new instance on the same store knows nothing of the last commit either.
+        written.length = 0
+        await new KvLogStore(recording).commit(batches[5]!)
+        expect(written).toEqual([['put chunk 1/0', 'del bundle 1']])
+        for (let i = 0; i < 320; i++) expect(await store.getEntry(i), `entry ${i}`).toEqual(entries[i])
+        const [b0, b1] = await store.getTiles([{ level: 'entries', index: 0, width: 256 }, { level: 'entries', index: 1, width: 64 }])
+        expect(parseEntryBundle(b0!, 256)).toEqual(entries.slice(0, 256))
+        expect(parseEntryBundle(b1!, 64)).toEqual(entries.slice(256, 320))
+        await kv.close()
+      })
+
       it('returns plain copies that callers may mutate, and keeps its own copy of committed data', async () => {
         const store = await logStore()
         const { batches } = growLog([5])
