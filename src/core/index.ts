@@ -8,6 +8,7 @@ export {
   compareBytes,
   concatBytes,
   copyBytes,
+  fromAscii,
   fromBase64,
   fromHex,
   fromUtf8,
@@ -161,7 +162,7 @@ export {
   parseSizeBody,
   type AddCheckpointRequest,
 } from './witness-protocol.ts'
-export { MAX_INCLUSION_PROOF_LINES, MAX_TLOG_PROOF_SIZE, encodeTlogProof, parseTlogProof, type TlogProof } from './proof.ts'
+export { MAX_INCLUSION_PROOF_LINES, MAX_TLOG_PROOF_SIZE, encodeTlogProof, encodeTlogProofHead, parseTlogProof, type TlogProof } from './proof.ts'
 export {
   MAX_POLICY_SIZE,
   QUORUM_NONE,

@@ -29,11 +29,19 @@ export interface TlogProof {
 
 /** Returns the text of a tlog-proof. */
 export function encodeTlogProof(p: TlogProof): string {
+  return fromAscii(encodeTlogProofHead(p)) + p.checkpoint
+}
+
+/**
+ * Returns what a tlog-proof holds before its checkpoint (header, extra,
+ * index, hashes and the empty line), which is ASCII, as bytes: the log
+ * writes one into every reply, and its JSON replies copy these bytes
+ * rather than build and escape the text.
+ */
+export function encodeTlogProofHead(p: Omit<TlogProof, 'checkpoint'>): Uint8Array {
   if (!Number.isSafeInteger(p.index) || p.index < 0) throw new RangeError('index must be a safe non-negative integer')
   if (p.proof.length > MAX_INCLUSION_PROOF_LINES) throw new RangeError('too many proof hashes')
   for (const h of p.proof) if (h.length !== HASH_SIZE) throw new RangeError('proof hashes are 32 bytes')
-  // Everything before the checkpoint is ASCII: written as bytes and decoded
-  // once (the log writes one of these into every reply).
   const extra = p.extra !== undefined && p.extra.length > 0 ? p.extra : undefined
   const index = `index ${p.index}\n`
   const size =
@@ -52,7 +60,7 @@ export function encodeTlogProof(p: TlogProof): string {
     out[o++] = 0x0a
   }
   out[o++] = 0x0a
-  return fromAscii(out) + p.checkpoint
+  return out
 }
 
 const HEADER_LINE = utf8(`${TLOG_PROOF_HEADER}\n`)

@@ -9,6 +9,7 @@ import {
   checkStatement,
   decodeCbor,
   encodeCbor,
+  fromAscii,
   isTlogError,
   leafHash,
   parseCheckpoint,
@@ -16,12 +17,12 @@ import {
   parseNote,
   parseStatement,
   parseTilePath,
-  toHex,
   type CborMap,
   type CredentialCache,
   type TrustedIssuers,
 } from '../core/index.ts'
 import type { LogStore } from '../storage/index.ts'
+import { addedJsonBytes } from './added-json.ts'
 import { RETRY_AFTER_SECONDS, STATUS_OF } from './http-errors.ts'
 import type { LogMetrics } from './metrics.ts'
 import type { LogReader } from './reader.ts'
@@ -141,7 +142,7 @@ export function createLogApp(deps: LogAppDeps): Hono {
       checkpoint = await deps.checkpoints.waitWitnessed(seq.index + 1, witnessWaitMs)
       treeSize = parseCheckpoint(parseNote(checkpoint).text).treeSize
     }
-    return { seq, checkpoint, proof: await deps.reader.tlogProof(seq.index, treeSize, checkpoint, entry) }
+    return { seq, checkpoint, proofHead: await deps.reader.tlogProofHead(seq.index, treeSize, entry) }
   }
 
   app.post('/add', async (c) => {
@@ -167,7 +168,7 @@ export function createLogApp(deps: LogAppDeps): Hono {
       Promise.all(
         (items as Uint8Array[]).map((entry) =>
           addEntry(entry, wait).then(
-            (a): BatchResult | Uint8Array => (cbor ? a : jsonBytesOf(addedJson(a))),
+            (a): BatchResult | Uint8Array => (cbor ? a : addedJson(a)),
             (err: unknown): BatchResult | Uint8Array => {
               if (!isTlogError(err)) deps.logError?.(err)
               const e = isTlogError(err) ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: 'internal error; the log operator has the details' }
@@ -311,11 +312,11 @@ function copy(d: Uint8Array): Uint8Array<ArrayBuffer> {
   return out
 }
 
-/** A sequenced statement: where it is, the checkpoint proving it, and its .tlog-proof. */
+/** A sequenced statement: where it is, the checkpoint proving it, and its .tlog-proof up to that checkpoint (encodeTlogProofHead). */
 interface Added {
   seq: Sequenced
   checkpoint: string
-  proof: string
+  proofHead: Uint8Array
 }
 
 /** One result of a batch: an Added, or the error refusing that statement. */
@@ -330,27 +331,23 @@ function addedCbor(a: Added): CborMap {
     ['index', a.seq.index],
     ['leafHash', a.seq.leafHash],
     ['checkpoint', a.checkpoint],
-    ['proof', a.proof],
+    ['proof', fromAscii(a.proofHead) + a.checkpoint],
   ])
 }
 
-function addedJson(a: Added): { index: number; leafHash: string; checkpoint: string; proof: string } {
-  return { index: a.seq.index, leafHash: toHex(a.seq.leafHash), checkpoint: a.checkpoint, proof: a.proof }
+function addedJson(a: Added): Uint8Array<ArrayBuffer> {
+  return addedJsonBytes(a.seq.index, a.seq.leafHash, a.checkpoint, a.proofHead)
 }
 
 function respond(c: Context, a: Added): Response {
   if (wantsCbor(c)) return c.body(copy(encodeCbor(addedCbor(a))), 200, { 'Content-Type': CBOR_TYPE })
-  return jsonBytes(c, addedJson(a))
+  return c.body(addedJson(a), 200, { 'Content-Type': 'application/json' })
 }
 
 /**
- * A JSON response handed to the adapter as bytes: a string body would be
- * measured and converted again on the way to the socket.
+ * JSON handed to the adapter as bytes: a string body would be measured and
+ * converted again on the way to the socket.
  */
-function jsonBytes(c: Context, value: unknown): Response {
-  return c.body(jsonBytesOf(value), 200, { 'Content-Type': 'application/json' })
-}
-
 function jsonBytesOf(value: unknown): Uint8Array<ArrayBuffer> {
   return utf8Encoder.encode(JSON.stringify(value))
 }

@@ -3,7 +3,8 @@ import {
   TlogError,
   EMPTY_ROOT,
   consistencyRanges,
-  encodeTlogProof,
+  encodeTlogProofHead,
+  fromAscii,
   entryAtOffset,
   entryBundleOffsets,
   foldRange,
@@ -194,8 +195,13 @@ export class LogReader {
 
   /** Returns the `.tlog-proof` text of entry `index` against the signed `checkpoint` of `treeSize`. */
   async tlogProof(index: number, treeSize: number, checkpoint: string, entry?: Uint8Array): Promise<string> {
+    return fromAscii(await this.tlogProofHead(index, treeSize, entry)) + checkpoint
+  }
+
+  /** Returns the `.tlog-proof` of entry `index` in a tree of `treeSize` up to its checkpoint, as ASCII bytes (encodeTlogProofHead). */
+  async tlogProofHead(index: number, treeSize: number, entry?: Uint8Array): Promise<Uint8Array> {
     const [proof, extra] = await Promise.all([this.inclusionProof(index, treeSize), entry ?? this.entry(index, treeSize)])
-    return encodeTlogProof({ extra, index, proof, checkpoint })
+    return encodeTlogProofHead({ extra, index, proof })
   }
 }
 
