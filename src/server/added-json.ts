@@ -15,31 +15,31 @@ const PROOF = encoder.encode(',"proof":"')
 const HEX = encoder.encode('0123456789abcdef')
 
 let lastCheckpoint: string | undefined
-let lastCheckpointJson = new Uint8Array(0)
+let lastJson = new Uint8Array(0)
+let lastTail = new Uint8Array(0)
 
-/** Returns UTF-8 of JSON.stringify(checkpoint), quotes included; the last one is kept. */
-function checkpointJson(checkpoint: string): Uint8Array {
-  if (checkpoint !== lastCheckpoint) {
-    lastCheckpointJson = encoder.encode(JSON.stringify(checkpoint))
-    lastCheckpoint = checkpoint
-  }
-  return lastCheckpointJson
+/** Sets lastJson to UTF-8 of JSON.stringify(checkpoint), quotes included, and lastTail to it without the opening quote. */
+function escapeCheckpoint(checkpoint: string): void {
+  if (checkpoint === lastCheckpoint) return
+  lastJson = encoder.encode(JSON.stringify(checkpoint))
+  lastTail = lastJson.subarray(1)
+  lastCheckpoint = checkpoint
 }
 
 /**
- * Returns UTF-8 of JSON.stringify({ index, leafHash: hex, checkpoint, proof:
- * head + checkpoint }) for a proof head from encodeTlogProofHead: ASCII
- * whose only character JSON escapes is the newline (its header, `extra`
- * and `index` lines and hashes are base64, digits and fixed text).
+ * Returns UTF-8 of JSON.stringify({ index, leafHash: hex, checkpoint, proof })
+ * where the proof is a head from encodeTlogProofHead followed by the
+ * checkpoint; `jsonHead` is that head as encodeTlogProofHead writes it for
+ * JSON (newlines escaped), which is then its JSON string content.
  */
-export function addedJsonBytes(index: number, leafHash: Uint8Array, checkpoint: string, proofHead: Uint8Array): Uint8Array<ArrayBuffer> {
-  const cp = checkpointJson(checkpoint)
-  let newlines = 0
-  for (let i = proofHead.indexOf(0x0a); i >= 0; i = proofHead.indexOf(0x0a, i + 1)) newlines++
+export function addedJsonBytes(index: number, leafHash: Uint8Array, checkpoint: string, jsonHead: Uint8Array): Uint8Array<ArrayBuffer> {
+  escapeCheckpoint(checkpoint)
+  const cp = lastJson
+  const tail = lastTail
   const digits = String(index)
-  // The proof string is the head and then the checkpoint, so its JSON is the
-  // escaped head followed by the checkpoint's JSON without its opening quote.
-  const size = OPEN.length + digits.length + LEAF.length + 2 * leafHash.length + CHECKPOINT.length + cp.length + PROOF.length + proofHead.length + newlines + cp.length - 1 + 1
+  // The proof's JSON is the escaped head followed by the checkpoint's JSON
+  // without its opening quote.
+  const size = OPEN.length + digits.length + LEAF.length + 2 * leafHash.length + CHECKPOINT.length + cp.length + PROOF.length + jsonHead.length + tail.length + 1
   const out = new Uint8Array(size)
   out.set(OPEN, 0)
   let o = OPEN.length
@@ -56,18 +56,10 @@ export function addedJsonBytes(index: number, leafHash: Uint8Array, checkpoint: 
   o += cp.length
   out.set(PROOF, o)
   o += PROOF.length
-  let from = 0
-  for (let i = proofHead.indexOf(0x0a); i >= 0; i = proofHead.indexOf(0x0a, from)) {
-    out.set(proofHead.subarray(from, i), o)
-    o += i - from
-    out[o++] = 0x5c
-    out[o++] = 0x6e
-    from = i + 1
-  }
-  out.set(proofHead.subarray(from), o)
-  o += proofHead.length - from
-  out.set(cp.subarray(1), o)
-  o += cp.length - 1
-  out[o++] = 0x7d
+  out.set(jsonHead, o)
+  o += jsonHead.length
+  out.set(tail, o)
+  o += tail.length
+  out[o] = 0x7d
   return out
 }

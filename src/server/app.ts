@@ -130,9 +130,10 @@ export function createLogApp(deps: LogAppDeps): Hono {
 
   /**
    * Checks and sequences one statement (or finds it already logged) and
-   * returns its index, checkpoint and .tlog-proof. Throws TlogError.
+   * returns its index, checkpoint and .tlog-proof, its head written for a
+   * JSON reply with `json`. Throws TlogError.
    */
-  const addEntry = async (entry: Uint8Array, waitWitnessed: boolean): Promise<Added> => {
+  const addEntry = async (entry: Uint8Array, waitWitnessed: boolean, json: boolean): Promise<Added> => {
     const leaf = leafHash(entry)
     const seq = await admitEntry(entry, leaf)
     metrics.submissions.inc({ result: seq.duplicate ? 'duplicate' : 'sequenced' })
@@ -142,13 +143,15 @@ export function createLogApp(deps: LogAppDeps): Hono {
       checkpoint = await deps.checkpoints.waitWitnessed(seq.index + 1, witnessWaitMs)
       treeSize = parseCheckpoint(parseNote(checkpoint).text).treeSize
     }
-    return { seq, checkpoint, proofHead: await deps.reader.tlogProofHead(seq.index, treeSize, entry) }
+    return { seq, checkpoint, proofHead: await deps.reader.tlogProofHead(seq.index, treeSize, entry, json) }
   }
 
   app.post('/add', async (c) => {
     requireType(c, COSE_TYPE, 'the statement')
-    const added = await admit(1, async () => addEntry(await readCapped(c, MAX_ENTRY_SIZE, 'a statement'), c.req.query('wait') === 'witnessed'))
-    return respond(c, added)
+    const cbor = wantsCbor(c)
+    const added = await admit(1, async () => addEntry(await readCapped(c, MAX_ENTRY_SIZE, 'a statement'), c.req.query('wait') === 'witnessed', !cbor))
+    if (cbor) return c.body(copy(encodeCbor(addedCbor(added))), 200, { 'Content-Type': CBOR_TYPE })
+    return c.body(addedJson(added), 200, { 'Content-Type': 'application/json' })
   })
 
   app.post('/add-batch', async (c) => {
@@ -167,7 +170,7 @@ export function createLogApp(deps: LogAppDeps): Hono {
     const results = await admit(items.length, () =>
       Promise.all(
         (items as Uint8Array[]).map((entry) =>
-          addEntry(entry, wait).then(
+          addEntry(entry, wait, !cbor).then(
             (a): BatchResult | Uint8Array => (cbor ? a : addedJson(a)),
             (err: unknown): BatchResult | Uint8Array => {
               if (!isTlogError(err)) deps.logError?.(err)
@@ -312,7 +315,7 @@ function copy(d: Uint8Array): Uint8Array<ArrayBuffer> {
   return out
 }
 
-/** A sequenced statement: where it is, the checkpoint proving it, and its .tlog-proof up to that checkpoint (encodeTlogProofHead). */
+/** A sequenced statement: where it is, the checkpoint proving it, and its .tlog-proof up to that checkpoint (encodeTlogProofHead, for JSON in a JSON reply). */
 interface Added {
   seq: Sequenced
   checkpoint: string
@@ -339,10 +342,6 @@ function addedJson(a: Added): Uint8Array<ArrayBuffer> {
   return addedJsonBytes(a.seq.index, a.seq.leafHash, a.checkpoint, a.proofHead)
 }
 
-function respond(c: Context, a: Added): Response {
-  if (wantsCbor(c)) return c.body(copy(encodeCbor(addedCbor(a))), 200, { 'Content-Type': CBOR_TYPE })
-  return c.body(addedJson(a), 200, { 'Content-Type': 'application/json' })
-}
 
 /**
  * JSON handed to the adapter as bytes: a string body would be measured and

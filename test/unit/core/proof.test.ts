@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { toBase64 } from '../../../src/core/bytes.ts'
 import { isTlogError } from '../../../src/core/errors.ts'
 import { EMPTY_ROOT } from '../../../src/core/hash.ts'
-import { encodeTlogProof, parseTlogProof } from '../../../src/core/proof.ts'
+import { encodeTlogProof, encodeTlogProofHead, parseTlogProof } from '../../../src/core/proof.ts'
 import {
   encodeAddCheckpointRequest,
   encodeCosignatureResponse,
@@ -34,6 +34,17 @@ describe('tlog-proof', () => {
     const noExtra = { index: 0, proof: [], checkpoint }
     expect(encodeTlogProof(noExtra)).toBe(`c2sp.org/tlog-proof@v1\nindex 0\n\n${checkpoint}`)
     expect(parseTlogProof(encodeTlogProof(noExtra))).toEqual(noExtra)
+  })
+
+  it('writes the head before the checkpoint as ASCII bytes, raw or as the content of its JSON string', () => {
+    const decode = (b: Uint8Array): string => new TextDecoder().decode(b)
+    for (const p of [{ extra: new Uint8Array([1, 2, 3]), index: 73894, proof: [h(1), h(2)] }, { index: 0, proof: [] }, { extra: new Uint8Array(0), index: 5, proof: [h(3)] }]) {
+      const text = encodeTlogProof({ ...p, checkpoint })
+      const head = text.slice(0, text.length - checkpoint.length)
+      expect(decode(encodeTlogProofHead(p))).toBe(head)
+      expect(decode(encodeTlogProofHead(p, true))).toBe(JSON.stringify(head).slice(1, -1))
+    }
+    expect(() => encodeTlogProofHead({ index: -1, proof: [] }, true)).toThrow(RangeError)
   })
 
   it('refuses deviations', () => {

@@ -27,7 +27,7 @@ describe('addedJsonBytes', () => {
           for (const extra of [undefined, new Uint8Array(0), bytesOf(index, 655)]) {
             const proof = Array.from({ length: hashes }, (_, i) => bytesOf(i + index, 32))
             const leafHash = bytesOf(index + 7, 32)
-            const head = encodeTlogProofHead({ index, proof, extra })
+            const head = encodeTlogProofHead({ index, proof, extra }, true)
             const want = JSON.stringify({ index, leafHash: toHex(leafHash), checkpoint, proof: encodeTlogProof({ index, proof, extra, checkpoint }) })
             const got = addedJsonBytes(index, leafHash, checkpoint, head)
             expect(decoder.decode(got)).toBe(want)
@@ -41,7 +41,7 @@ describe('addedJsonBytes', () => {
   })
 
   it('does not answer with an earlier checkpoint when they alternate', () => {
-    const head = encodeTlogProofHead({ index: 3, proof: [bytesOf(1, 32)] })
+    const head = encodeTlogProofHead({ index: 3, proof: [bytesOf(1, 32)] }, true)
     for (const checkpoint of [...CHECKPOINTS, ...CHECKPOINTS.slice().reverse(), CHECKPOINTS[0]!, CHECKPOINTS[0]!]) {
       const parsed = JSON.parse(decoder.decode(addedJsonBytes(3, bytesOf(2, 32), checkpoint, head))) as { checkpoint: string; proof: string }
       expect(parsed.checkpoint).toBe(checkpoint)
