@@ -407,18 +407,21 @@ class Reader {
       case 5: {
         if (value * 2 > this.b.length - this.pos) throw malformed('truncated')
         const out: CborMap = new Map()
-        let prevKey: Uint8Array | undefined
+        // The previous key's encoding, as offsets: compared in place, since a
+        // view per key was most of what decoding a statement allocated.
+        let prevStart = -1
+        let prevEnd = -1
         for (let i = 0; i < value; i++) {
           const start = this.pos
           const k = this.item(depth + 1)
           if (typeof k !== 'number' && typeof k !== 'string') throw malformed('map keys must be integers or text')
-          const keyBytes = this.b.subarray(start, this.pos)
-          if (prevKey !== undefined) {
-            const c = compareBytes(prevKey, keyBytes)
+          if (prevStart >= 0) {
+            const c = compareRanges(this.b, prevStart, prevEnd, start, this.pos)
             if (c === 0) throw malformed('duplicate map key')
             if (c > 0) throw malformed('map keys are not sorted by their encoded bytes')
           }
-          prevKey = keyBytes
+          prevStart = start
+          prevEnd = this.pos
           out.set(k, this.item(depth + 1))
         }
         return out
