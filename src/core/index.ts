@@ -8,7 +8,6 @@ export {
   compareBytes,
   concatBytes,
   copyBytes,
-  fromAscii,
   fromBase64,
   fromHex,
   fromUtf8,
@@ -162,7 +161,7 @@ export {
   parseSizeBody,
   type AddCheckpointRequest,
 } from './witness-protocol.ts'
-export { MAX_INCLUSION_PROOF_LINES, MAX_TLOG_PROOF_SIZE, encodeTlogProof, encodeTlogProofHead, parseTlogProof, type TlogProof } from './proof.ts'
+export { MAX_INCLUSION_PROOF_LINES, MAX_TLOG_PROOF_SIZE, encodeTlogProof, encodeTlogProofHead, parseTlogProof, tlogProofText, type TlogProof } from './proof.ts'
 export {
   MAX_POLICY_SIZE,
   QUORUM_NONE,

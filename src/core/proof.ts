@@ -29,7 +29,12 @@ export interface TlogProof {
 
 /** Returns the text of a tlog-proof. */
 export function encodeTlogProof(p: TlogProof): string {
-  return fromAscii(encodeTlogProofHead(p)) + p.checkpoint
+  return tlogProofText(encodeTlogProofHead(p), p.checkpoint)
+}
+
+/** Returns the text of a tlog-proof from its head (encodeTlogProofHead, newlines not escaped) and its checkpoint. */
+export function tlogProofText(head: Uint8Array, checkpoint: string): string {
+  return fromAscii(head) + checkpoint
 }
 
 /**

@@ -9,7 +9,6 @@ import {
   checkStatement,
   decodeCbor,
   encodeCbor,
-  fromAscii,
   isTlogError,
   leafHash,
   parseCheckpoint,
@@ -17,6 +16,7 @@ import {
   parseNote,
   parseStatement,
   parseTilePath,
+  tlogProofText,
   type CborMap,
   type CredentialCache,
   type TrustedIssuers,
@@ -334,7 +334,7 @@ function addedCbor(a: Added): CborMap {
     ['index', a.seq.index],
     ['leafHash', a.seq.leafHash],
     ['checkpoint', a.checkpoint],
-    ['proof', fromAscii(a.proofHead) + a.checkpoint],
+    ['proof', tlogProofText(a.proofHead, a.checkpoint)],
   ])
 }
 

@@ -4,7 +4,6 @@ import {
   EMPTY_ROOT,
   consistencyRanges,
   encodeTlogProofHead,
-  fromAscii,
   entryAtOffset,
   entryBundleOffsets,
   foldRange,
@@ -14,6 +13,7 @@ import {
   rangeHashes,
   tileHashReader,
   tilePath,
+  tlogProofText,
   type ExpandedTileCache,
   type TileReader,
   type TileRef,
@@ -195,7 +195,7 @@ export class LogReader {
 
   /** Returns the `.tlog-proof` text of entry `index` against the signed `checkpoint` of `treeSize`. */
   async tlogProof(index: number, treeSize: number, checkpoint: string, entry?: Uint8Array): Promise<string> {
-    return fromAscii(await this.tlogProofHead(index, treeSize, entry)) + checkpoint
+    return tlogProofText(await this.tlogProofHead(index, treeSize, entry), checkpoint)
   }
 
   /** Returns the `.tlog-proof` of entry `index` in a tree of `treeSize` up to its checkpoint, as ASCII bytes (encodeTlogProofHead; newlines escaped with `json`). */
