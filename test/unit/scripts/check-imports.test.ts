@@ -4,10 +4,12 @@ import { dirname, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { checkImports } from '../../../scripts/check-imports.ts'
 
-let root: string | undefined
+// A test may build several trees; each is removed after it.
+const roots: string[] = []
 
 function tree(files: Record<string, string>): string {
-  root = mkdtempSync(join(tmpdir(), 'actlog-imports-'))
+  const root = mkdtempSync(join(tmpdir(), 'actlog-imports-'))
+  roots.push(root)
   for (const [p, src] of Object.entries(files)) {
     mkdirSync(dirname(join(root, p)), { recursive: true })
     writeFileSync(join(root, p), src)
@@ -16,8 +18,7 @@ function tree(files: Record<string, string>): string {
 }
 
 afterEach(() => {
-  if (root !== undefined) rmSync(root, { recursive: true, force: true })
-  root = undefined
+  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true })
 })
 
 describe('check-imports', () => {
