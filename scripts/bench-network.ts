@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort, procStatusBytes } from './proc.ts'
+import { serverEnv } from '../src/server/main.ts'
 import { SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, encodeSignerKey, encodeVerifierKey, publicKeyFromSeed, sha256, utf8 } from '../src/core/index.ts'
 
 export const ACTLOG = fileURLToPath(new URL('../src/cli/actlog.js', import.meta.url))
@@ -28,8 +29,8 @@ export interface Child {
 
 /** Spawns `node <script> <args>` and waits for `serving <url>` on stdout. */
 export function launch(script: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Child> {
-  // With the malloc arenas `actlog start` gives its servers, so the figures are those of a log run as the README says.
-  const proc = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', ...env } })
+  // As `actlog start` runs its servers, so the figures are those of a log run as the README says.
+  const proc = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...serverEnv(), ...env } })
   let out = ''
   proc.stdout!.on('data', (d) => (out += d))
   proc.stderr!.on('data', (d) => (out += d))

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { encodeVerifierKey, issueCredential, sha256, toHex, utf8 } from '../core/index.ts'
 import { readKeyFile, vkeyOf, writeCredentialFile } from './files.ts'
 import { keygen } from './keys.ts'
+import { serverEnv } from '../server/main.ts'
 
 /**
  * `actlog start` (what `npm start` runs): one log and two witnesses as
@@ -125,12 +126,7 @@ interface Child {
 }
 
 function launch(name: string, args: string[], onLine: (line: string) => void): Child {
-  // glibc gives each thread that allocates its own arena (up to 8 per core)
-  // and keeps freed memory in each; the server's threads (libuv's pool, the
-  // verification workers) then hold far more than they use. Two arenas cost
-  // the log no measurable speed and ~50 MB of RSS under load (docs/performance.md).
-  const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' }
-  const proc = spawn(process.execPath, [ACTLOG, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+  const proc = spawn(process.execPath, [ACTLOG, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv() })
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
   const url = new Promise<string>((resolve, reject) => {
     let buffer = ''

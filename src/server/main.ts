@@ -162,3 +162,5 @@ export { StoreLockedError, StoreOpenError } from '../storage/index.ts'
 // For the CLI's verify, proof and audit commands, which run in Node too.
 export { Ed25519Workers, ed25519Workers } from './ed25519-workers.ts'
 export { nodeSha256 } from './node-sha256.ts'
+// For `actlog start` and the benchmark, which spawn servers.
+export { serverEnv } from './process-env.ts'

@@ -4,7 +4,7 @@
  * prints, then Ctrl-C.
  */
 import { execFile, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -38,7 +38,9 @@ afterAll(() => removeDir(cwd))
 describe('quick start', () => {
   it('starts a log and two witnesses, prints commands that work as printed, and stops on Ctrl-C', async () => {
     const port = await threeFreePorts()
-    const proc = spawn(process.execPath, [ACTLOG, 'start', '--port', String(port)], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    const env = { ...process.env }
+    for (const k of ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_']) delete env[k]
+    const proc = spawn(process.execPath, [ACTLOG, 'start', '--port', String(port)], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     proc.stdout.on('data', (d) => (out += d))
     proc.stderr.on('data', (d) => (out += d))
@@ -49,6 +51,14 @@ describe('quick start', () => {
       expect(out, out).toContain('Press Ctrl-C')
       expect(out).toContain(`http://127.0.0.1:${port}`)
       expect(existsSync(join(cwd, 'data', 'policy.txt'))).toBe(true)
+      // The three servers run with the malloc settings the README gives operators.
+      const children = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8').trim().split(/\s+/)
+      expect(children).toHaveLength(3)
+      for (const pid of children) {
+        const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
+        expect(environ).toContain('MALLOC_ARENA_MAX=2')
+        expect(environ).toContain('MALLOC_MMAP_THRESHOLD_=32768')
+      }
       const commands = out.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('node '))
       expect(commands.map((c) => c.split(' ')[2])).toEqual(['submit', 'verify', 'demo'])
       const run = async (cmd: string) => sh('/bin/sh', ['-c', cmd], { cwd, timeout: 120_000 })
