@@ -87,8 +87,24 @@ interface Pending {
   reject: (e: unknown) => void
 }
 
-/** How many recent batches #locate consults for lookups that raced with a commit. */
+/**
+ * The recent ring keeps the newest batches until they hold RECENT_ENTRIES
+ * entries, and at most RECENT_BATCHES batches. It only has to span a store
+ * read, or a statement's check between its lookup and its submit (a few
+ * batches under load); a lookup it does not cover reads the store again.
+ * Bounded by entries because under a flat-out load batches hold hundreds of
+ * entries: 256 of them kept ~115,000 keys, a third of the log's live heap,
+ * and V8 grows its heap to several times what is live.
+ */
 const RECENT_BATCHES = 256
+const RECENT_ENTRIES = 16_384
+
+/** A committed batch in the recent ring: its entries' indices by key, and the checkpoint size that first holds them. */
+interface RecentBatch {
+  generation: number
+  treeSize: number
+  indices: Map<string, number>
+}
 
 /** Listener of new checkpoints. */
 export type CheckpointListener = (checkpoint: string, treeSize: number) => void
@@ -121,7 +137,8 @@ export class Sequencer {
   // Batches committed so far, and the entries of the most recent ones: a
   // lookup that raced with a commit finds its entry here (see #locate).
   #generation = 0
-  #recent: { generation: number; located: Map<string, Located> }[] = []
+  #recent: RecentBatch[] = []
+  #recentEntries = 0
   #locates: { leafHash: Uint8Array; resolve: (l: Located | undefined) => void; reject: (e: unknown) => void }[] = []
 
   private constructor(opts: SequencerOptions) {
@@ -272,8 +289,8 @@ export class Sequencer {
       if (found !== undefined) return found
       for (const b of this.#recent) {
         if (b.generation > generation) {
-          const hit = b.located.get(key)
-          if (hit !== undefined) return hit
+          const index = b.indices.get(key)
+          if (index !== undefined) return { index, treeSize: b.treeSize }
         }
       }
       // Batches older than the ring may have committed during the read: read again.
@@ -332,8 +349,9 @@ export class Sequencer {
 
   #committedSince(key: string, since: number): Located | undefined {
     for (let i = this.#recent.length - 1; i >= 0 && this.#recent[i]!.generation > since; i--) {
-      const hit = this.#recent[i]!.located.get(key)
-      if (hit !== undefined) return hit
+      const b = this.#recent[i]!
+      const index = b.indices.get(key)
+      if (index !== undefined) return { index, treeSize: b.treeSize }
     }
     return undefined
   }
@@ -456,12 +474,15 @@ export class Sequencer {
     this.#checkpoint = note
     // In the same turn as the commit became visible: #locate relies on it.
     this.#generation++
-    this.#recent.push({ generation: this.#generation, located: new Map(items.map((it, i) => [it.key, { index: oldSize + i, treeSize: edge.size }])) })
+    this.#recent.push({ generation: this.#generation, treeSize: edge.size, indices: new Map(items.map((it, i) => [it.key, oldSize + i])) })
+    this.#recentEntries += items.length
     this.#reader.learn(
       oldSize,
       items.map((it) => it.leafHash),
     )
-    if (this.#recent.length > RECENT_BATCHES) this.#recent.shift()
+    while (this.#recent.length > RECENT_BATCHES || this.#recentEntries - this.#recent[0]!.indices.size >= RECENT_ENTRIES) {
+      this.#recentEntries -= this.#recent.shift()!.indices.size
+    }
     items.forEach((it, i) => {
       this.#byKey.delete(it.key)
       it.resolve({ index: oldSize + i, leafHash: it.leafHash, checkpoint: note, treeSize: edge.size, duplicate: false })

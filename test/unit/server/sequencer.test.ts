@@ -157,6 +157,44 @@ describe('sequencer', () => {
     expect(s.treeSize).toBe(303)
   })
 
+  it('keeps the recent batches by entries too: a lookup followed by 16,384 entries in large batches reads the store again', async () => {
+    const inner = new KvLogStore(new MemoryKv())
+    let reads = 0
+    const store: LogStore = {
+      getTreeState: () => inner.getTreeState(),
+      getTiles: (r) => inner.getTiles(r),
+      getEntry: (i) => inner.getEntry(i),
+      getCheckpoint: () => inner.getCheckpoint(),
+      getWitnessed: () => inner.getWitnessed(),
+      putWitnessed: (n) => inner.putWitnessed(n),
+      commit: (b) => inner.commit(b),
+      close: () => inner.close(),
+      locate: (hs) => {
+        reads += hs.length
+        return inner.locate(hs)
+      },
+    }
+    let batches = 0
+    const s = await open(store, { maxDelayMs: 0, maxBatch: 4096, maxPending: 20_000, onBatch: () => batches++ })
+    const fill = (from: number, n: number): Promise<Sequenced[]> => Promise.all(Array.from({ length: n }, (_, i) => s.submit(entry(from + i))))
+    const at = s.generation
+    expect(await s.lookup(entry(1))).toBeUndefined()
+    const first = await s.submit(entry(1))
+    await fill(10_000, 4096)
+    // 4,097 entries since the lookup: the ring holds all of them.
+    reads = 0
+    expect(await s.submit(entry(1), undefined, at)).toMatchObject({ index: first.index, duplicate: true })
+    expect(reads).toBe(0)
+    batches = 0
+    await fill(20_000, 16_384)
+    // Far fewer batches than the ring's count bound: the entries bound dropped the first batch.
+    expect(batches).toBeLessThan(100)
+    reads = 0
+    expect(await s.submit(entry(1), undefined, at)).toMatchObject({ index: first.index, duplicate: true })
+    expect(reads).toBe(1)
+    expect(s.treeSize).toBe(1 + 4096 + 16_384)
+  })
+
   it('bounds batches by count and by time', async () => {
     const sizes: number[] = []
     const s = await open(new KvLogStore(new MemoryKv()), { maxBatch: 4, maxDelayMs: 50, onBatch: (b) => sizes.push(b.entries) })
