@@ -26,6 +26,32 @@ function open(store: LogStore, extra: Partial<Parameters<typeof Sequencer.open>[
   return Sequencer.open({ store, origin: ORIGIN, signer, maxBatch: 5, maxDelayMs: 1, ...extra })
 }
 
+/** A memory store whose dedup lookups (`locate`) go through `locate`, given the store underneath. */
+function withLocate(locate: (inner: LogStore, hs: readonly Uint8Array[]) => ReturnType<LogStore['locate']>): LogStore {
+  const inner = new KvLogStore(new MemoryKv())
+  return {
+    getTreeState: () => inner.getTreeState(),
+    getTiles: (r) => inner.getTiles(r),
+    getEntry: (i) => inner.getEntry(i),
+    getCheckpoint: () => inner.getCheckpoint(),
+    getWitnessed: () => inner.getWitnessed(),
+    putWitnessed: (n) => inner.putWitnessed(n),
+    commit: (b) => inner.commit(b),
+    close: () => inner.close(),
+    locate: (hs) => locate(inner, hs),
+  }
+}
+
+/** A memory store that counts its store reads (`locate` calls) of dedup lookups. */
+function countingLocates(): { store: LogStore; reads: { n: number } } {
+  const reads = { n: 0 }
+  const store = withLocate((inner, hs) => {
+    reads.n++
+    return inner.locate(hs)
+  })
+  return { store, reads }
+}
+
 /** Every entry of the log, read back through the tiles, and the root they hash to. */
 async function readAll(store: LogStore, size: number): Promise<{ entries: Uint8Array[]; root: Uint8Array }> {
   const reader = new LogReader(store)
@@ -83,24 +109,13 @@ describe('sequencer', () => {
   })
 
   it('never sequences an entry twice when a lookup races with the batch that commits it', async () => {
-    const inner = new KvLogStore(new MemoryKv())
     let slow = false
     // A store whose lookups take long: a whole batch commits while one is in flight.
-    const store: LogStore = {
-      getTreeState: () => inner.getTreeState(),
-      getTiles: (r) => inner.getTiles(r),
-      getEntry: (i) => inner.getEntry(i),
-      getCheckpoint: () => inner.getCheckpoint(),
-      getWitnessed: () => inner.getWitnessed(),
-      putWitnessed: (n) => inner.putWitnessed(n),
-      commit: (b) => inner.commit(b),
-      close: () => inner.close(),
-      locate: async (hs) => {
-        const r = await inner.locate(hs)
-        if (slow) await new Promise((res) => setTimeout(res, 30))
-        return r
-      },
-    }
+    const store = withLocate(async (inner, hs) => {
+      const r = await inner.locate(hs)
+      if (slow) await new Promise((res) => setTimeout(res, 30))
+      return r
+    })
     const s = await open(store, { maxDelayMs: 0 })
     const first = s.submit(entry(1))
     slow = true
@@ -114,66 +129,36 @@ describe('sequencer', () => {
   })
 
   it('skips the second store read after a lookup, and still finds an entry committed in between', async () => {
-    const inner = new KvLogStore(new MemoryKv())
-    let reads = 0
-    const store: LogStore = {
-      getTreeState: () => inner.getTreeState(),
-      getTiles: (r) => inner.getTiles(r),
-      getEntry: (i) => inner.getEntry(i),
-      getCheckpoint: () => inner.getCheckpoint(),
-      getWitnessed: () => inner.getWitnessed(),
-      putWitnessed: (n) => inner.putWitnessed(n),
-      commit: (b) => inner.commit(b),
-      close: () => inner.close(),
-      locate: (hs) => {
-        reads++
-        return inner.locate(hs)
-      },
-    }
+    const { store, reads } = countingLocates()
     const s = await open(store, { maxDelayMs: 0, maxBatch: 1 })
     // Absent, and nothing committed since the lookup: no second read.
     let at = s.generation
     expect(await s.lookup(entry(1))).toBeUndefined()
-    reads = 0
+    reads.n = 0
     expect((await s.submit(entry(1), undefined, at)).index).toBe(0)
-    expect(reads).toBe(0)
+    expect(reads.n).toBe(0)
     // Committed by someone else after the lookup: found in the recent batches.
     at = s.generation
     expect(await s.lookup(entry(2))).toBeUndefined()
     const other = await s.submit(entry(2))
-    reads = 0
+    reads.n = 0
     const late = await s.submit(entry(2), undefined, at)
-    expect(reads).toBe(0)
+    expect(reads.n).toBe(0)
     expect(late).toMatchObject({ index: other.index, duplicate: true })
     // So many batches since that the ring no longer holds them: read the store again.
     at = s.generation
     expect(await s.lookup(entry(3))).toBeUndefined()
     const first = await s.submit(entry(3))
     for (let i = 0; i < 300; i++) await s.submit(entry(1000 + i))
-    reads = 0
+    reads.n = 0
     const again = await s.submit(entry(3), undefined, at)
-    expect(reads).toBe(1)
+    expect(reads.n).toBe(1)
     expect(again).toMatchObject({ index: first.index, duplicate: true })
     expect(s.treeSize).toBe(303)
   })
 
   it('keeps the recent batches by entries too: a lookup followed by 16,384 entries in large batches reads the store again', async () => {
-    const inner = new KvLogStore(new MemoryKv())
-    let reads = 0
-    const store: LogStore = {
-      getTreeState: () => inner.getTreeState(),
-      getTiles: (r) => inner.getTiles(r),
-      getEntry: (i) => inner.getEntry(i),
-      getCheckpoint: () => inner.getCheckpoint(),
-      getWitnessed: () => inner.getWitnessed(),
-      putWitnessed: (n) => inner.putWitnessed(n),
-      commit: (b) => inner.commit(b),
-      close: () => inner.close(),
-      locate: (hs) => {
-        reads += hs.length
-        return inner.locate(hs)
-      },
-    }
+    const { store, reads } = countingLocates()
     let batches = 0
     const s = await open(store, { maxDelayMs: 0, maxBatch: 4096, maxPending: 20_000, onBatch: () => batches++ })
     const fill = (from: number, n: number): Promise<Sequenced[]> => Promise.all(Array.from({ length: n }, (_, i) => s.submit(entry(from + i))))
@@ -182,16 +167,16 @@ describe('sequencer', () => {
     const first = await s.submit(entry(1))
     await fill(10_000, 4096)
     // 4,097 entries since the lookup: the ring holds all of them.
-    reads = 0
+    reads.n = 0
     expect(await s.submit(entry(1), undefined, at)).toMatchObject({ index: first.index, duplicate: true })
-    expect(reads).toBe(0)
+    expect(reads.n).toBe(0)
     batches = 0
     await fill(20_000, 16_384)
     // Far fewer batches than the ring's count bound: the entries bound dropped the first batch.
     expect(batches).toBeLessThan(100)
-    reads = 0
+    reads.n = 0
     expect(await s.submit(entry(1), undefined, at)).toMatchObject({ index: first.index, duplicate: true })
-    expect(reads).toBe(1)
+    expect(reads.n).toBe(1)
     expect(s.treeSize).toBe(1 + 4096 + 16_384)
   })
 
