@@ -287,12 +287,8 @@ export class Sequencer {
       const generation = this.#generation
       const found = await this.#readLocation(lh)
       if (found !== undefined) return found
-      for (const b of this.#recent) {
-        if (b.generation > generation) {
-          const index = b.indices.get(key)
-          if (index !== undefined) return { index, treeSize: b.treeSize }
-        }
-      }
+      const committed = this.#committedSince(key, generation)
+      if (committed !== undefined) return committed
       // Batches older than the ring may have committed during the read: read again.
       const oldest = this.#recent[0]?.generation ?? this.#generation + 1
       if (oldest <= generation + 1) return undefined
@@ -474,8 +470,9 @@ export class Sequencer {
     this.#checkpoint = note
     // In the same turn as the commit became visible: #locate relies on it.
     this.#generation++
-    this.#recent.push({ generation: this.#generation, treeSize: edge.size, indices: new Map(items.map((it, i) => [it.key, oldSize + i])) })
-    this.#recentEntries += items.length
+    const indices = new Map(items.map((it, i) => [it.key, oldSize + i]))
+    this.#recent.push({ generation: this.#generation, treeSize: edge.size, indices })
+    this.#recentEntries += indices.size
     this.#reader.learn(
       oldSize,
       items.map((it) => it.leafHash),
