@@ -12,7 +12,7 @@ import {
   useSha256,
   SIG_TYPE_ED25519,
 } from '../core/index.ts'
-import { openLevelLogStore, type StoreWriteError } from '../storage/index.ts'
+import { openLevelLogStore, type IndexEvent, type StoreWriteError } from '../storage/index.ts'
 import { createLogApp } from './app.ts'
 import type { LogConfig } from './config.ts'
 import { LogMetrics } from './metrics.ts'
@@ -48,6 +48,19 @@ export interface StartOptions {
   onFatal?: (err: unknown) => void
 }
 
+/** Says what opening the store did to its dedup index, for the operator. */
+export function describeIndexEvent(e: IndexEvent): string {
+  switch (e.kind) {
+    case 'moved':
+      return `moved the dedup index (${e.records} entries) into its own LevelDB directory`
+    case 'cleared':
+      return `the dedup index covered ${e.indexed} entries but the log holds ${e.treeSize}; rebuilding it from the stored entries`
+    case 'indexing':
+      if (e.done === e.from) return `indexing entries ${e.from} to ${e.to - 1} for deduplication`
+      return `indexed ${e.done - e.from} of ${e.to - e.from} entries for deduplication`
+  }
+}
+
 /** Starts a log from its configuration: config -> store -> sequencer -> app -> listen. */
 export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise<RunningLog> {
   const log = opts.log ?? (() => {})
@@ -58,7 +71,7 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
     throw new TypeError(`${cfg.keyFile}: the log key must be an Ed25519 key named after the origin ${cfg.origin} (found ${key.name})`)
   }
   const issuers = parseTrustedIssuers(readFileSync(cfg.issuersFile))
-  const store = await openLevelLogStore(cfg.dataDir)
+  const store = await openLevelLogStore(cfg.dataDir, (e) => log(describeIndexEvent(e)))
   const metrics = new LogMetrics()
   // One reader for the sequencer and the app: the sequencer teaches it the
   // hashes of each new batch, which the proofs in the replies then use.

@@ -27,9 +27,10 @@ import { LogReader, Lru } from './reader.ts'
 /**
  * The sequencer: the one writer of the log. It collects submissions into
  * batches (bounded by count and by time), assigns indices, appends the leaf
- * hashes to the tiles, signs the checkpoint of the new tree, and writes
- * entries, tiles, dedup index, tree state and checkpoint in one synced
- * batch. Only then does any caller learn its index.
+ * hashes to the tiles, signs the checkpoint of the new tree, and commits
+ * entries, tiles, tree state and checkpoint in one synced batch, with the
+ * dedup index (the store may write it right after). Only then does any
+ * caller learn its index.
  *
  * Memory stays bounded however large the log grows: the sequencer holds the
  * right edge of the tree (one partial tile per level), the entries of the

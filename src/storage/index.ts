@@ -4,9 +4,9 @@
  */
 export { StoreLockedError, StoreOpenError, StoreWriteError, type CommitBatch, type Located, type LogStore, type TreeState } from './store.ts'
 export { checkKey, checkOps, checkRange, type KvOp, type KvRange, type KvStore } from './kv.ts'
-export { KvLogStore } from './log-store.ts'
+export { KvLogStore, type IndexEvent } from './log-store.ts'
 export { MemoryKv, createMemoryLogStore } from './memory.ts'
-export { LevelKv, openLevelLogStore, toStoreWriteError } from './level.ts'
+export { INDEX_DIR, LevelKv, openLevelLogStore, toStoreWriteError, type LevelKvOptions } from './level.ts'
 export { FaultyKv, type FaultMode } from './faulty.ts'
 export {
   PREFIX_CHECKPOINT,
@@ -14,6 +14,7 @@ export {
   ENTRY_CHUNK,
   PREFIX_ENTRY_BUNDLE,
   PREFIX_ENTRY_CHUNK,
+  PREFIX_INDEXED,
   PREFIX_HASH_TILE,
   PREFIX_TREE_STATE,
   PREFIX_WITNESSED,
@@ -23,6 +24,7 @@ export {
   encodeLocated,
   encodeTreeState,
   entryChunkKey,
+  indexedKey,
   parseLocated,
   parseTreeState,
   prefixRange,

@@ -15,6 +15,11 @@ import type { Located, TreeState } from './store.ts'
  * | 0x05                                 | latest signed checkpoint   |
  * | 0x06                                 | latest witnessed checkpoint|
  * | 0x07 ‖ index u64 ‖ chunk u8          | entries 64·chunk … 64·chunk+63 of bundle `index`, as bundle bytes, widest |
+ * | 0x08                                 | tree size u64 up to which the dedup index is complete |
+ *
+ * A store may keep its dedup index (0x04, with 0x08) in a KvStore of its own
+ * (a LevelDB log does, see level.ts); 0x08 exists only there, written with
+ * each batch of the index, and all the other records stay in the main store.
  *
  * An entry bundle is stored as chunks of 64 entries, so that reading one
  * entry (every proof carries its entry) reads a quarter of its bundle; the
@@ -51,6 +56,8 @@ export const PREFIX_CHECKPOINT = 0x05
 export const PREFIX_WITNESSED = 0x06
 /** Prefix of entry-bundle chunks: then the bundle index and the chunk number. */
 export const PREFIX_ENTRY_CHUNK = 0x07
+/** Key of the tree size up to which a separate dedup index is complete. */
+export const PREFIX_INDEXED = 0x08
 /** Entries per chunk of an entry bundle (a bundle has 256, so 4 chunks). */
 export const ENTRY_CHUNK = 64
 
@@ -102,6 +109,11 @@ export function dedupKey(leafHash: Uint8Array): Uint8Array {
 /** Returns the key of the latest log-signed checkpoint. */
 export function checkpointKey(): Uint8Array {
   return Uint8Array.of(PREFIX_CHECKPOINT)
+}
+
+/** Returns the key of the size up to which a separate dedup index is complete. */
+export function indexedKey(): Uint8Array {
+  return Uint8Array.of(PREFIX_INDEXED)
 }
 
 /** Returns the key of the latest witnessed checkpoint. */
@@ -159,4 +171,16 @@ export function parseTreeState(value: Uint8Array): TreeState {
     throw new TlogError('CORRUPT', `stored tree state is ${value.length} bytes, want ${TREE_STATE_SIZE}`)
   }
   return { treeSize: readStoredU64(value, 0, 'stored tree size'), rootHash: value.slice(8) }
+}
+
+/** Returns the value of the index's completeness mark: tree size u64. */
+export function encodeIndexed(treeSize: number): Uint8Array {
+  checkIndex(treeSize, 'indexed tree size')
+  return u64be(treeSize)
+}
+
+/** Returns the tree size a stored completeness mark holds. Throws CORRUPT unless it is 8 bytes and safe. */
+export function parseIndexed(value: Uint8Array): number {
+  if (value.length !== 8) throw new TlogError('CORRUPT', `the dedup index's completeness mark is ${value.length} bytes, want 8`)
+  return readStoredU64(value, 0, 'dedup index completeness mark')
 }

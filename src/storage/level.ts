@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path'
 import { Level } from 'level'
 import { TlogError } from '../core/index.ts'
 import { checkKey, checkOps, checkRange, type KvOp, type KvRange, type KvStore } from './kv.ts'
-import { KvLogStore } from './log-store.ts'
+import { KvLogStore, type IndexEvent } from './log-store.ts'
 import { StoreLockedError, StoreOpenError, StoreWriteError } from './store.ts'
 
 /**
@@ -14,14 +14,34 @@ import { StoreLockedError, StoreOpenError, StoreWriteError } from './store.ts'
 type Db = Level<Uint8Array, Uint8Array>
 
 // LevelDB 1.20 (classic-level's) maps each table file it opens into memory,
-// up to 1,000 of them, and every page a read or a compaction touches stays in
-// the process's RSS while the file is open. Its table cache keeps
-// max_open_files - 10 tables open, so this bounds the mapped tables to 64
-// (LevelDB's minimum). At 1M entries (about 150 tables of 2 MB) the default
-// of 1,000 left 165-240 MB of tables in RSS under load; with 64 it is 5-31 MB
-// at the same proof rate, since the tables a log reads often (the dedup index,
-// the newest bundles) stay in the cache (docs/performance.md).
-const MAX_OPEN_FILES = 74
+// up to 1,000 of them per process, and every page a read or a compaction
+// touches stays in the process's RSS while the file is open. Its table cache
+// keeps max_open_files - 10 tables open.
+//
+// A log keeps two LevelDBs: the dedup index in a directory of its own, and
+// everything else. A lookup of a new entry in the index touches only its
+// tables' filter and index blocks, so the index keeps every table open (the
+// default 1,000, far beyond a log of tens of millions of entries) and a
+// lookup never reopens one. The tiles and bundles are read by proofs (the
+// newest ones, mostly) and by audits (all of them, once): at most 64 tables
+// (LevelDB's minimum of 74 open files) of 512 KB stay mapped, 32 MB, however
+// much a scan has read. With 2 MB tables a read of every bundle of a
+// 1M-entry log left 128 MB of tables in RSS (docs/performance.md).
+const MAIN_DB: LevelKvOptions = { maxOpenFiles: 74, maxFileSize: 512 * 1024 }
+const INDEX_DB: LevelKvOptions = { maxOpenFiles: 1000 }
+// Any other LevelKv (a witness's state) is small: it keeps few tables open.
+const SMALL_DB: LevelKvOptions = { maxOpenFiles: 74 }
+
+/** The directory, inside a log's LevelDB directory, of its dedup index. */
+export const INDEX_DIR = 'dedup'
+
+/** LevelDB settings of one LevelKv; LevelDB's defaults where absent. */
+export interface LevelKvOptions {
+  /** Files LevelDB keeps open (74 at least); 1,000 by default. */
+  maxOpenFiles?: number
+  /** Bytes of a table file before LevelDB starts the next; 2 MiB by default. */
+  maxFileSize?: number
+}
 
 function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code
@@ -90,7 +110,7 @@ export class LevelKv implements KvStore {
    * directory and the cause (with what to do about a permission problem or
    * a full disk).
    */
-  static async open(dir: string): Promise<LevelKv> {
+  static async open(dir: string, opts: LevelKvOptions = SMALL_DB): Promise<LevelKv> {
     const abs = resolve(dir)
     try {
       await mkdir(abs, { recursive: true })
@@ -98,7 +118,7 @@ export class LevelKv implements KvStore {
       const detail = err instanceof Error ? err.message : String(err)
       throw new StoreOpenError(`cannot create the data directory ${abs}: ${detail}${openHint(detail)}`, abs, { cause: err })
     }
-    const db: Db = new Level<Uint8Array, Uint8Array>(abs, { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: true, maxOpenFiles: MAX_OPEN_FILES })
+    const db: Db = new Level<Uint8Array, Uint8Array>(abs, { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: true, ...opts })
     try {
       await db.open()
     } catch (err) {
@@ -211,9 +231,30 @@ export class LevelKv implements KvStore {
 }
 
 /**
- * Returns the LogStore in the LevelDB directory `dir` (created if missing).
- * Throws StoreLockedError when another process uses the directory.
+ * Returns the LogStore in the LevelDB directory `dir` (created if missing),
+ * with its dedup index in the LevelDB directory `dir/dedup`, brought up to
+ * date before it returns (a store from before the split has its index moved
+ * there; `onIndex` reports what that took). Throws StoreLockedError when
+ * another process uses the directory, CORRUPT when the index cannot be
+ * opened (removing `dir/dedup` lets the next start rebuild it).
  */
-export async function openLevelLogStore(dir: string): Promise<KvLogStore> {
-  return new KvLogStore(await LevelKv.open(dir))
+export async function openLevelLogStore(dir: string, onIndex?: (e: IndexEvent) => void): Promise<KvLogStore> {
+  const main = await LevelKv.open(dir, MAIN_DB)
+  let index: LevelKv | undefined
+  try {
+    const indexDir = join(resolve(dir), INDEX_DIR)
+    try {
+      index = await LevelKv.open(indexDir, INDEX_DB)
+    } catch (err) {
+      if (err instanceof TlogError && err.code === 'CORRUPT') {
+        throw new TlogError('CORRUPT', `the dedup index in ${indexDir} is corrupt; stop the log, remove that directory, and start again to rebuild it from the entries`, { cause: err })
+      }
+      throw err
+    }
+    return await KvLogStore.withIndex(main, index, onIndex)
+  } catch (err) {
+    await index?.close().catch(() => {})
+    await main.close().catch(() => {})
+    throw err
+  }
 }

@@ -1,7 +1,24 @@
-import { HASH_SIZE, TILE_WIDTH, TlogError, entryAtOffset, entryBundleOffsets, fromUtf8, isSize, toHex, utf8, type TileRef } from '../core/index.ts'
+import { HASH_SIZE, TILE_WIDTH, TlogError, bytesEqual, entryAtOffset, entryBundleOffsets, fromUtf8, isSize, leafHash, toHex, utf8, type TileRef } from '../core/index.ts'
 import type { KvOp, KvStore } from './kv.ts'
-import { ENTRY_CHUNK, checkpointKey, dedupKey, encodeLocated, encodeTreeState, entryChunkKey, parseLocated, parseTreeState, tileKey, treeStateKey, witnessedKey } from './keys.ts'
-import type { CommitBatch, Located, LogStore, TreeState } from './store.ts'
+import {
+  ENTRY_CHUNK,
+  PREFIX_DEDUP,
+  checkpointKey,
+  dedupKey,
+  encodeIndexed,
+  encodeLocated,
+  encodeTreeState,
+  entryChunkKey,
+  indexedKey,
+  parseIndexed,
+  parseLocated,
+  parseTreeState,
+  prefixRange,
+  tileKey,
+  treeStateKey,
+  witnessedKey,
+} from './keys.ts'
+import { StoreWriteError, type CommitBatch, type Located, type LogStore, type TreeState } from './store.ts'
 
 const MAX_TILE_BYTES = TILE_WIDTH * HASH_SIZE
 const CHUNKS = TILE_WIDTH / ENTRY_CHUNK
@@ -38,6 +55,21 @@ function decodeNote(value: Uint8Array, what: string): string {
   }
 }
 
+/** What a store with a dedup index of its own reports while it brings that index up to date at open. */
+export type IndexEvent =
+  /** The dedup records of a store from before the split were moved into the index. */
+  | { kind: 'moved'; records: number }
+  /** The index held entries beyond the tree (the main store is older than the index): it is rebuilt. */
+  | { kind: 'cleared'; indexed: number; treeSize: number }
+  /** Entries `from` up to `to` are being indexed from the stored bundles; `done` of them so far. */
+  | { kind: 'indexing'; from: number; to: number; done: number }
+
+// Re-indexing reads this many bundles (4,096 entries, ~2.7 MB) per step, each
+// step one batch of the index with its completeness mark.
+const INDEX_STEP_BUNDLES = 16
+const INDEX_REPORT_EVERY = 65_536
+const DELETE_STEP = 4_096
+
 /**
  * Returns a LogStore over any KvStore, with the key layout of `keys.ts`.
  *
@@ -54,12 +86,24 @@ function decodeNote(value: Uint8Array, what: string): string {
  *   stored state first, so it neither compares nor orders tree sizes, and
  *   of an entry bundle it writes only the chunks from the one its previous
  *   successful commit left partial (all of them on its first commit).
- * - `close` closes the KvStore it was given.
+ * - `close` closes the KvStore it was given (both, with a separate index).
+ *
+ * With `KvLogStore.withIndex` the dedup index lives in a KvStore of its own
+ * (a LevelDB log keeps it so, see level.ts). `commit` then writes the main
+ * batch first, exactly as above, and the batch's index records after it, with
+ * the tree size up to which the index is complete; a restart between the two
+ * leaves the index behind the tree, and opening indexes the missing entries
+ * again from the stored bundles before anything is looked up. The index
+ * never gets ahead of the tree in this order; if it is found ahead (a main
+ * store restored from an older copy), it is rebuilt.
  */
 export class KvLogStore implements LogStore {
   readonly #kv: KvStore
-  /** Returns the KvStore's disk usage in bytes; present only when the KvStore can tell. */
-  readonly diskUsage?: () => Promise<number>
+  // Where the dedup records are: the main KvStore, or one of their own.
+  #index: KvStore
+  #split = false
+  /** Returns the KvStores' disk usage in bytes; present only when they can tell. */
+  diskUsage?: () => Promise<number>
   // Tree size of this instance's last successful commit. A bundle's chunks
   // below it are complete and stored, so a commit writes only the chunks
   // holding new entries (a partial bundle would otherwise be written whole
@@ -72,7 +116,112 @@ export class KvLogStore implements LogStore {
   /** Returns a LogStore over `kv`, which it owns from now on. */
   constructor(kv: KvStore) {
     this.#kv = kv
+    this.#index = kv
     if (kv.diskUsage !== undefined) this.diskUsage = () => kv.diskUsage!()
+  }
+
+  /**
+   * Returns a LogStore over `kv` whose dedup index is in `index`, both owned
+   * by it from now on, once the index is complete up to the stored tree size
+   * (see the class). Reports what that took through `onIndex`. Throws CORRUPT
+   * when a stored bundle needed for it is missing or does not match its
+   * level-0 tile, and StoreWriteError when writing the index fails.
+   */
+  static async withIndex(kv: KvStore, index: KvStore, onIndex: (e: IndexEvent) => void = () => {}): Promise<KvLogStore> {
+    const store = new KvLogStore(kv)
+    store.#index = index
+    store.#split = true
+    if (kv.diskUsage !== undefined && index.diskUsage !== undefined) {
+      store.diskUsage = async () => (await kv.diskUsage!()) + (await index.diskUsage!())
+    }
+    await store.#catchUpIndex(onIndex)
+    return store
+  }
+
+  async #catchUpIndex(report: (e: IndexEvent) => void): Promise<void> {
+    const size = (await this.getTreeState())?.treeSize ?? 0
+    const markValue = await this.#index.get(indexedKey())
+    let mark = markValue === undefined ? undefined : parseIndexed(markValue)
+    if (mark !== undefined && mark > size) {
+      // Records beyond the tree would give a new entry the index of another.
+      report({ kind: 'cleared', indexed: mark, treeSize: size })
+      await this.#index.batch([{ type: 'del', key: indexedKey() }])
+      mark = undefined
+    }
+    if (mark === undefined) {
+      // Without its mark nothing in the index is trusted (a new index, or a
+      // clear or a move that stopped half way): empty it, then take over the
+      // records of a store from before the split, which its atomic batches
+      // kept complete up to its tree size. The mark is written, durably, only
+      // after them, and the main store's copies are deleted only after that.
+      await deleteAll(this.#index, {})
+      const moved = await this.#moveDedupRecords(size)
+      if (moved > 0) report({ kind: 'moved', records: moved })
+      mark = moved > 0 ? size : 0
+      await this.#index.batch([{ type: 'put', key: indexedKey(), value: encodeIndexed(mark) }])
+    }
+    // Left behind by a move that stopped after its mark; one seek otherwise.
+    await deleteAll(this.#kv, prefixRange(PREFIX_DEDUP))
+    if (mark < size) await this.#reindex(mark, size, report)
+  }
+
+  /** Copies the main store's dedup records into the index; returns how many. */
+  async #moveDedupRecords(size: number): Promise<number> {
+    let ops: KvOp[] = []
+    let moved = 0
+    for await (const [key, value] of this.#kv.iterate(prefixRange(PREFIX_DEDUP))) {
+      const at = key.length === 1 + HASH_SIZE ? parseLocated(value, key.subarray(1)) : undefined
+      if (at === undefined || at.index >= size) throw new TlogError('CORRUPT', `dedup record ${toHex(key)} does not belong to the stored tree of size ${size}`)
+      ops.push({ type: 'put', key, value })
+      moved++
+      if (ops.length === DELETE_STEP) {
+        await this.#index.batch(ops)
+        ops = []
+      }
+    }
+    if (ops.length > 0) await this.#index.batch(ops)
+    return moved
+  }
+
+  /**
+   * Indexes entries `from` up to `to` from the stored bundles, each checked
+   * against its level-0 tile. Their first checkpoint is taken to be the one
+   * of size `to`: exact for the last batch (the one a crash between the two
+   * writes leaves unindexed), and a checkpoint that contains the entry in
+   * every case.
+   */
+  async #reindex(from: number, to: number, report: (e: IndexEvent) => void): Promise<void> {
+    report({ kind: 'indexing', from, to, done: from })
+    let reported = from
+    for (let start = from; start < to; ) {
+      const first = Math.floor(start / TILE_WIDTH)
+      const end = Math.min(to, (first + INDEX_STEP_BUNDLES) * TILE_WIDTH)
+      const bundles: TileRef[] = []
+      for (let b = first; b * TILE_WIDTH < end; b++) bundles.push({ level: 'entries', index: b, width: Math.min(TILE_WIDTH, end - b * TILE_WIDTH) })
+      const got = await this.getTiles([...bundles, ...bundles.map((r) => ({ ...r, level: 0 }))])
+      const ops: KvOp[] = []
+      bundles.forEach((ref, i) => {
+        const data = got[i]
+        const hashes = got[bundles.length + i]
+        const offsets = data === undefined ? undefined : entryBundleOffsets(data)
+        if (offsets === undefined || offsets.length < ref.width) throw new TlogError('CORRUPT', `entry bundle ${ref.index} is missing or holds fewer than ${ref.width} entries`)
+        if (hashes === undefined || hashes.length < ref.width * HASH_SIZE) throw new TlogError('CORRUPT', `level-0 tile ${ref.index} is missing or narrower than ${ref.width}`)
+        for (let j = Math.max(0, start - ref.index * TILE_WIDTH); j < ref.width; j++) {
+          const h = leafHash(entryAtOffset(data!, offsets[j]!))
+          if (!bytesEqual(h, hashes.subarray(j * HASH_SIZE, (j + 1) * HASH_SIZE))) {
+            throw new TlogError('CORRUPT', `entry ${ref.index * TILE_WIDTH + j} does not match its level-0 tile hash`)
+          }
+          ops.push({ type: 'put', key: dedupKey(h), value: encodeLocated({ index: ref.index * TILE_WIDTH + j, treeSize: to }) })
+        }
+      })
+      ops.push({ type: 'put', key: indexedKey(), value: encodeIndexed(end) })
+      await this.#index.batch(ops)
+      start = end
+      if (start - reported >= INDEX_REPORT_EVERY || start === to) {
+        reported = start
+        report({ kind: 'indexing', from, to, done: start })
+      }
+    }
   }
 
   /** Returns the committed tree state, or undefined for a new store. Throws CORRUPT on a malformed record. */
@@ -169,7 +318,7 @@ export class KvLogStore implements LogStore {
 
   /** Returns where each leaf hash's entry is, in one read of all of them. Throws CORRUPT on a malformed record. */
   async locate(leafHashes: readonly Uint8Array[]): Promise<(Located | undefined)[]> {
-    const values = await this.#kv.getMany(leafHashes.map(dedupKey))
+    const values = await this.#index.getMany(leafHashes.map(dedupKey))
     return values.map((v, i) => (v === undefined ? undefined : parseLocated(v, leafHashes[i]!)))
   }
 
@@ -190,13 +339,17 @@ export class KvLogStore implements LogStore {
    * `kv.batch`. Checks the batch first (RangeError/TypeError, nothing
    * written): sizes and indices safe, hashes 32 bytes, hash tiles exactly
    * `width × 32` bytes, no tile or dedup index beyond `tree.treeSize`.
-   * Throws StoreWriteError from the KvStore when the write fails.
+   * Throws StoreWriteError from the KvStore when the write fails. With a
+   * separate index, its write follows the main one; when it fails, the
+   * StoreWriteError says `persisted: 'unknown'` (the entries are stored,
+   * and a restart indexes them).
    */
   async commit(batch: CommitBatch): Promise<void> {
     const { tree, tiles, dedup, checkpoint } = batch
     const treeValue = encodeTreeState(tree)
     checkNote(checkpoint, 'checkpoint')
     const ops: KvOp[] = []
+    const indexOps: KvOp[] = this.#split ? [] : ops
     for (const { tile, data } of tiles) {
       checkTileShape(tile, data, tree.treeSize)
       if (tile.level !== 'entries') {
@@ -218,7 +371,7 @@ export class KvLogStore implements LogStore {
       if (!isSize(index) || index >= tree.treeSize) {
         throw new RangeError(`dedup index ${index} of leaf ${leafHash instanceof Uint8Array ? toHex(leafHash) : '?'} is not below tree size ${tree.treeSize}`)
       }
-      ops.push({ type: 'put', key: dedupKey(leafHash), value: encodeLocated({ index, treeSize: tree.treeSize }) })
+      indexOps.push({ type: 'put', key: dedupKey(leafHash), value: encodeLocated({ index, treeSize: tree.treeSize }) })
     }
     ops.push({ type: 'put', key: checkpointKey(), value: utf8(checkpoint) })
     // The tree state goes in the same batch as the tiles it describes: after
@@ -228,6 +381,16 @@ export class KvLogStore implements LogStore {
     this.#committedSize = undefined
     await this.#kv.batch(ops)
     this.#committedSize = tree.treeSize
+    if (!this.#split) return
+    // After the main batch, never before: an index ahead of the tree would
+    // give a restarted log's next entry at some index the record of another.
+    indexOps.push({ type: 'put', key: indexedKey(), value: encodeIndexed(tree.treeSize) })
+    try {
+      await this.#index.batch(indexOps)
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : String(err)
+      throw new StoreWriteError(`entries up to tree size ${tree.treeSize} are stored but their dedup index write failed (${detail}); a restart indexes them`, 'unknown', { cause: err })
+    }
   }
 
   /** Stores the latest witnessed checkpoint durably, replacing the previous one. */
@@ -236,8 +399,23 @@ export class KvLogStore implements LogStore {
     await this.#kv.batch([{ type: 'put', key: witnessedKey(), value: utf8(note) }])
   }
 
-  /** Closes the underlying KvStore. */
+  /** Closes the underlying KvStore (both, with a separate index). */
   async close(): Promise<void> {
-    await this.#kv.close()
+    try {
+      await this.#kv.close()
+    } finally {
+      if (this.#split) await this.#index.close()
+    }
+  }
+}
+
+/** Deletes every key of `kv` within `range`, a step at a time. */
+async function deleteAll(kv: KvStore, range: { gte?: Uint8Array; lt?: Uint8Array }): Promise<void> {
+  for (;;) {
+    const ops: KvOp[] = []
+    for await (const [key] of kv.iterate({ ...range, limit: DELETE_STEP })) ops.push({ type: 'del', key })
+    if (ops.length === 0) return
+    await kv.batch(ops)
+    if (ops.length < DELETE_STEP) return
   }
 }

@@ -17,7 +17,11 @@ import type { TileData, TileRef } from '../core/index.ts'
  *
  * Durability: `commit` writes everything of one sequencer batch in one
  * atomic, synced write. It returns only after the write is durable; when it
- * throws, a StoreWriteError says whether anything may have persisted.
+ * throws, a StoreWriteError says whether anything may have persisted. A
+ * store may keep the dedup index apart (a LevelDB log does): then the tiles,
+ * bundles, tree state and checkpoint are that one write, and the index
+ * follows it in a second durable write, which the store's opening redoes
+ * from the stored entries when a crash came between the two.
  *
  * A store has a single writer (the sequencer of one process; LevelDB's lock
  * keeps a second process out), so `commit` neither reads nor compares the

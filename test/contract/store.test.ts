@@ -6,21 +6,16 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
-  EMPTY_EDGE,
   HASH_SIZE,
   concatBytes,
   TlogError,
-  appendToEdge,
   compareBytes,
-  edgeRoot,
   encodeEntryBundle,
   leafHash,
   parseEntryBundle,
-  toBase64,
   u64be,
   utf8,
   type TileData,
-  type TileEdge,
   type TileRef,
 } from '../../src/core/index.ts'
 import {
@@ -46,6 +41,7 @@ import {
   type KvStore,
   type LogStore,
 } from '../../src/storage/index.ts'
+import { checkpointNote, growLog } from '../helpers/log-batches.ts'
 
 /**
  * One contract for every storage backend: the KvStore semantics (bytewise
@@ -66,6 +62,11 @@ interface Backend {
    * closes stores it got from openLogStore.
    */
   restart(): Promise<KvStore>
+  /**
+   * Returns a LogStore made by the public factory over the same data, as a
+   * restarted process would open it; like `restart`, closes handles first.
+   */
+  reopenLogStore(): Promise<LogStore>
   /** Whether the LogStore can report disk usage. */
   readonly diskUsage: boolean
   cleanup(): Promise<void>
@@ -83,6 +84,31 @@ async function memoryBackend(): Promise<Backend> {
     restart: async () => {
       current = MemoryKv.reopen(current)
       return current
+    },
+    reopenLogStore: async () => {
+      current = MemoryKv.reopen(current)
+      return createMemoryLogStore(current)
+    },
+    cleanup: async () => {},
+  }
+}
+
+/** Memory, with the dedup index in a MemoryKv of its own, as a LevelDB log keeps it. */
+async function splitMemoryBackend(): Promise<Backend> {
+  let current = new MemoryKv()
+  let index = new MemoryKv()
+  return {
+    diskUsage: false,
+    openKv: async () => current,
+    openLogStore: () => KvLogStore.withIndex(current, index),
+    restart: async () => {
+      current = MemoryKv.reopen(current)
+      return current
+    },
+    reopenLogStore: async () => {
+      current = MemoryKv.reopen(current)
+      index = MemoryKv.reopen(index)
+      return KvLogStore.withIndex(current, index)
     },
     cleanup: async () => {},
   }
@@ -108,6 +134,10 @@ async function levelBackend(): Promise<Backend> {
       handles.push(kv)
       return kv
     },
+    reopenLogStore: async () => {
+      await closeAll()
+      return openLevelLogStore(dir)
+    },
     cleanup: async () => {
       await closeAll()
       await rm(dir, { recursive: true, force: true })
@@ -131,42 +161,6 @@ async function keysOf(kv: KvStore, range?: KvRange): Promise<number[][]> {
 
 function isPlainCopy(b: unknown): boolean {
   return b instanceof Uint8Array && Object.getPrototypeOf(b) === Uint8Array.prototype && b.byteOffset === 0 && b.buffer.byteLength === b.length
-}
-
-/** Builds the commit batches of a log grown to each of `sizes` in turn, with real tiles and bundles. */
-function growLog(sizes: number[]): { batches: CommitBatch[]; entries: Uint8Array[] } {
-  const entries: Uint8Array[] = []
-  const batches: CommitBatch[] = []
-  let edge: TileEdge = EMPTY_EDGE
-  for (const size of sizes) {
-    const start = edge.size
-    const fresh: Uint8Array[] = []
-    for (let i = start; i < size; i++) {
-      const e = utf8(`entry ${i}: ${'x'.repeat(i % 17)}`)
-      entries.push(e)
-      fresh.push(e)
-    }
-    const hashes = fresh.map((e) => leafHash(e))
-    const appended = appendToEdge(edge, hashes)
-    edge = appended.edge
-    const tiles: TileData[] = [...appended.written]
-    for (let b = Math.floor(start / 256); b * 256 < size; b++) {
-      const bundle = entries.slice(b * 256, Math.min(size, (b + 1) * 256))
-      tiles.push({ tile: { level: 'entries', index: b, width: bundle.length }, data: encodeEntryBundle(bundle) })
-    }
-    const rootHash = edgeRoot(edge)
-    batches.push({
-      tree: { treeSize: size, rootHash },
-      tiles,
-      dedup: hashes.map((h, i) => ({ leafHash: h, index: start + i })),
-      checkpoint: checkpointNote(size, rootHash),
-    })
-  }
-  return { batches, entries }
-}
-
-function checkpointNote(size: number, rootHash: Uint8Array = new Uint8Array(HASH_SIZE)): string {
-  return `test.example/log\n${size}\n${toBase64(rootHash)}\n\n\u2014 test.example/log AAAAAA==\n`
 }
 
 /** A commit of an otherwise empty tree of `size` (no tiles): enough to exercise checkpoint keys. */
@@ -716,7 +710,7 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         await store.close()
         // A closed store refuses writes and says nothing was written.
         await expectWriteError(store.commit(bareCommit(601)), false)
-        const reopened = new KvLogStore(await backend.restart())
+        const reopened = await backend.reopenLogStore()
         opened.push(reopened)
         await expectCommitted(reopened, batches[1]!)
         expect(await reopened.locate(batches[0]!.dedup.map((d) => d.leafHash))).toEqual(batches[0]!.dedup.map(({ index }) => ({ index, treeSize: 70 })))
@@ -782,6 +776,7 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
 }
 
 storeContract('memory', memoryBackend)
+storeContract('memory with a separate dedup index', splitMemoryBackend)
 storeContract('LevelDB', levelBackend)
 
 describe('LevelDB specifics', () => {

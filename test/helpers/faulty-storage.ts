@@ -20,7 +20,8 @@
  *   acknowledges what it has not stored). The last two are only for checking
  *   that the checkers (the crash soak) see the loss.
  */
-import { FaultyKv, LevelKv, toStoreWriteError, type KvOp, type KvRange, type KvStore } from '../../src/storage/index.ts'
+import { basename } from 'node:path'
+import { FaultyKv, INDEX_DIR, LevelKv, toStoreWriteError, type KvOp, type KvRange, type KvStore, type LevelKvOptions } from '../../src/storage/index.ts'
 
 type Mode = 'before' | 'after' | 'enospc' | 'io-enospc' | 'drop' | 'volatile'
 
@@ -106,6 +107,11 @@ const plans = parseFaults(process.env.ACTLOG_TEST_FAULTS ?? '')
 if (plans.length > 0) {
   const open = LevelKv.open.bind(LevelKv)
   // The log (openLevelLogStore) and the witness (startWitness) open their
-  // store through LevelKv.open: hand them the faulty wrapper instead.
-  ;(LevelKv as unknown as { open: (dir: string) => Promise<KvStore> }).open = async (dir: string) => new PlannedFaultsKv(await open(dir), plans)
+  // store through LevelKv.open: hand them the faulty wrapper instead. The
+  // log's dedup index stays as it is, so that the plans count the writes of
+  // the store that holds the tree.
+  ;(LevelKv as unknown as { open: (dir: string, opts?: LevelKvOptions) => Promise<KvStore> }).open = async (dir: string, opts?: LevelKvOptions) => {
+    const kv = await open(dir, opts)
+    return basename(dir) === INDEX_DIR ? kv : new PlannedFaultsKv(kv, plans)
+  }
 }
