@@ -1,10 +1,12 @@
 /**
  * The sequencer over real LevelDB with a fault at every write point, before
- * and after persisting (the MemoryKv version is in sequencer.test.ts). After
- * each fault the store is closed, as a process exit would leave it, and
- * opened again from the directory: what was acknowledged is there, the
- * recovered tree is consistent with the last checkpoint handed out, and no
- * entry is in it twice.
+ * and after persisting, of the main store and of the dedup index beside it
+ * (the MemoryKv version is in sequencer.test.ts). After each fault the
+ * stores are closed, as a process exit would leave them, and opened again
+ * from the directory as the log opens them: what was acknowledged is there,
+ * the recovered tree is consistent with the last checkpoint handed out, no
+ * entry is in it twice, and each acknowledged entry submitted again gets its
+ * index back.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -13,7 +15,7 @@ import { describe, expect, it } from 'vitest'
 import { CompactRange, bytesEqual, ed25519Signer, leafHash, parseCheckpoint, parseNote, toHex, verifyConsistency } from '../../../src/core/index.ts'
 import { LogReader } from '../../../src/server/reader.ts'
 import { Sequencer } from '../../../src/server/sequencer.ts'
-import { FaultyKv, KvLogStore, LevelKv, type FaultMode } from '../../../src/storage/index.ts'
+import { FaultyKv, INDEX_DIR, KvLogStore, LevelKv, openLevelLogStore, type FaultMode } from '../../../src/storage/index.ts'
 
 const ORIGIN = 'test.example/level-faults'
 const signer = ed25519Signer(ORIGIN, new Uint8Array(32).fill(9))
@@ -42,35 +44,47 @@ async function workload(s: Sequencer): Promise<Map<number, Uint8Array>> {
 }
 
 describe('sequencer over LevelDB with a storage fault at every write point', () => {
-  for (const mode of ['before', 'after'] as FaultMode[]) {
-    it(`never acknowledges what a reopened LevelDB does not hold, failing ${mode} persisting`, async () => {
+  for (const [role, mode] of [
+    ['main', 'before'],
+    ['main', 'after'],
+    ['index', 'before'],
+    ['index', 'after'],
+  ] as ['main' | 'index', FaultMode][]) {
+    it(`never acknowledges what a reopened LevelDB does not hold, failing the ${role === 'main' ? 'main' : 'dedup index'} write ${mode} persisting`, async () => {
       let points = 0
+      // Writes of the index: its completeness mark when it is new, then one per batch of the main store.
+      const opening = role === 'main' ? 1 : 2
       for (let n = 1; n <= 12; n++) {
         const dir = await mkdtemp(join(tmpdir(), 'actlog-level-faults-'))
         try {
-          const faulty = new FaultyKv(await LevelKv.open(dir))
+          const main = await LevelKv.open(dir)
+          const index = await LevelKv.open(join(dir, INDEX_DIR))
+          const faulty = new FaultyKv(role === 'main' ? main : index)
           faulty.failAt(n, mode)
           let fatal: unknown
           let acked = new Map<number, Uint8Array>()
           let last: string | undefined
           try {
-            const s = await Sequencer.open({ store: new KvLogStore(faulty), origin: ORIGIN, signer, maxBatch: 6, maxDelayMs: 1, onFatal: (e) => (fatal = e) })
+            const store = await KvLogStore.withIndex(role === 'main' ? faulty : main, role === 'index' ? faulty : index)
+            const s = await Sequencer.open({ store, origin: ORIGIN, signer, maxBatch: 6, maxDelayMs: 1, onFatal: (e) => (fatal = e) })
             acked = await workload(s)
             last = s.checkpoint
             if (!s.stopped) await s.close()
           } catch (e) {
-            // Write 1 is the empty checkpoint of a new log: opening fails.
-            expect(n).toBe(1)
+            // The first writes set up a new log (its empty checkpoint, the index's mark): opening fails.
+            expect(n).toBeLessThanOrEqual(opening)
             expect(e).toBeDefined()
           }
-          // The process is gone; its store is closed as an exit would leave it.
-          await faulty.close()
+          // The process is gone; its stores are closed as an exit would leave them.
+          await main.close()
+          await index.close()
           if (faulty.calls < n) continue
           points++
-          if (mode === 'after' && n > 1) expect(fatal, `write ${n}`).toBeDefined()
-          if (mode === 'before') expect(fatal).toBeUndefined()
+          // Past the main write, a failed index write leaves the stored state unknown to the sequencer.
+          if ((mode === 'after' || role === 'index') && n > opening) expect(fatal, `write ${n}`).toBeDefined()
+          if (mode === 'before' && role === 'main') expect(fatal).toBeUndefined()
 
-          const store = new KvLogStore(await LevelKv.open(dir))
+          const store = await openLevelLogStore(dir)
           const s2 = await Sequencer.open({ store, origin: ORIGIN, signer, maxBatch: 6, maxDelayMs: 1 })
           const size = s2.treeSize
           const reader = new LogReader(store)
@@ -93,7 +107,7 @@ describe('sequencer over LevelDB with a storage fault at every write point', () 
             const proof = await reader.consistencyProof(before.treeSize, size)
             expect(verifyConsistency(before.treeSize, size, proof, before.rootHash, range.root()), `write ${n}`).toBe(true)
           }
-          for (const [index, e] of acked) expect((await s2.submit(e)).index).toBe(index)
+          for (const [index, e] of acked) expect(await s2.submit(e), `write ${n}: entry ${index} again`).toMatchObject({ index, duplicate: true })
           await s2.close()
           await store.close()
         } finally {
