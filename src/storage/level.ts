@@ -24,10 +24,10 @@ type Db = Level<Uint8Array, Uint8Array>
 // beyond a log of tens of millions of entries): a lookup never reopens one,
 // however many tables the tiles and bundles take. Those are read by
 // proofs (the newest, mostly) and by audits (all of them, once), through at
-// most 64 open tables (LevelDB's minimum of 74 open files). Below 2 MiB,
-// this LevelDB writes the log's tables at about 1 MiB whatever the setting
-// (measured at 256 KiB, 512 KiB and 1 MiB): 64 MB mapped at most after a
-// scan, against 128 MB with one LevelDB of 2 MiB tables (docs/performance.md).
+// most 64 open tables (LevelDB's minimum of 74 open files) of 1 MiB
+// (LevelDB's smallest: it raises any lower max_file_size to 1 MiB): 64 MB
+// mapped at most after a scan, against 128 MB with one LevelDB of 2 MiB
+// tables (docs/performance.md).
 const MAIN_DB: LevelKvOptions = { maxOpenFiles: 74, maxFileSize: 1024 * 1024 }
 const INDEX_DB: LevelKvOptions = { maxOpenFiles: 1000 }
 // Any other LevelKv (a witness's state) is small: it keeps few tables open.
