@@ -237,7 +237,8 @@ export class LevelKv implements KvStore {
  * date before it returns (a store from before the split has its index moved
  * there; `onIndex` reports what that took). Throws StoreLockedError when
  * another process uses the directory, CORRUPT when the index cannot be
- * opened (removing `dir/dedup` lets the next start rebuild it).
+ * opened (removing `dir/dedup` lets the next start rebuild it), and
+ * StoreOpenError when writing the index up to date fails.
  */
 export async function openLevelLogStore(dir: string, onIndex?: (e: IndexEvent) => void): Promise<KvLogStore> {
   const main = await LevelKv.open(dir, MAIN_DB)
@@ -252,7 +253,15 @@ export async function openLevelLogStore(dir: string, onIndex?: (e: IndexEvent) =
       }
       throw err
     }
-    return await KvLogStore.withIndex(main, index, onIndex)
+    try {
+      return await KvLogStore.withIndex(main, index, onIndex)
+    } catch (err) {
+      // Bringing the index up to date writes (a full disk fails it here):
+      // the operator gets the directory and what to do, not a stack trace.
+      if (!(err instanceof StoreWriteError)) throw err
+      const detail = err.message
+      throw new StoreOpenError(`cannot bring the dedup index in ${indexDir} up to date: ${detail}${openHint(detail)}`, resolve(dir), { cause: err })
+    }
   } catch (err) {
     await index?.close().catch(() => {})
     await main.close().catch(() => {})

@@ -8,7 +8,7 @@
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { TlogError } from '../../../src/core/index.ts'
 import {
   FaultyKv,
@@ -17,6 +17,7 @@ import {
   LevelKv,
   MemoryKv,
   PREFIX_DEDUP,
+  StoreOpenError,
   StoreWriteError,
   dedupKey,
   encodeLocated,
@@ -24,6 +25,7 @@ import {
   indexedKey,
   openLevelLogStore,
   prefixRange,
+  toStoreWriteError,
   type CommitBatch,
   type IndexEvent,
   type KvStore,
@@ -279,5 +281,22 @@ describe('a LevelDB log store', () => {
     reopened = await openLevelLogStore(dir)
     await expectIndexed(reopened, batches, () => 513)
     await reopened.close()
+  })
+
+  it('says which directory and what to do when writing the index up to date fails as it opens, and lets go of both LevelDBs', async () => {
+    const dir = await tempDir()
+    const full = toStoreWriteError(Object.assign(new Error(`IO error: ${dir}/${INDEX_DIR}/000005.log: No space left on device`), { code: 'LEVEL_IO_ERROR' }), join(dir, INDEX_DIR))
+    const spy = vi.spyOn(KvLogStore, 'withIndex').mockRejectedValueOnce(full)
+    try {
+      const err = await openLevelLogStore(dir).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(err).toBeInstanceOf(StoreOpenError)
+      expect((err as Error).message).toMatch(/^cannot bring the dedup index in \S+dedup up to date: .*No space left on device.*; the disk is full: free space on it, then start again/)
+    } finally {
+      spy.mockRestore()
+    }
+    await (await openLevelLogStore(dir)).close()
   })
 })
