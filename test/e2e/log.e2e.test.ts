@@ -1,4 +1,4 @@
-import { readdirSync, statSync, writeFileSync } from 'node:fs'
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -134,5 +134,22 @@ describe('log server process, end to end', () => {
     const res = await fetch(`${log.url}/add`, { method: 'POST', headers: { 'content-type': 'application/cose' }, body: fromHex(someHex) as BodyInit })
     expect(((await res.json()) as { index: number }).index).toBe(someIndex)
     console.log(`e2e: kill -9 after ${acked.size} acknowledged submissions under load; restarted at size ${after.treeSize}, none lost`)
+  })
+
+  it('rebuilds a removed dedup index from the entries when it starts, says so, and gives every entry sent again its index back', async () => {
+    const size = (await checkpoint(log!.url)).treeSize
+    expect(size).toBeGreaterThan(1000)
+    await log!.stop()
+    rmSync(join(dir, 'data', 'dedup'), { recursive: true })
+    log = await startActlog(['serve', '--config', config])
+    expect(log.output()).toContain(`indexing entries 0 to ${size - 1} for deduplication`)
+    expect(log.output()).toContain(`indexed ${size} of ${size} entries for deduplication`)
+    const tree = await downloadTree(log.url, size)
+    for (const index of [0, 1, Math.floor(size / 2), size - 1]) {
+      const res = await fetch(`${log.url}/add`, { method: 'POST', headers: { 'content-type': 'application/cose' }, body: tree.entries[index] as BodyInit })
+      expect(res.status).toBe(200)
+      expect(((await res.json()) as { index: number }).index, `entry ${index}`).toBe(index)
+    }
+    expect((await checkpoint(log.url)).treeSize).toBe(size)
   })
 })
