@@ -68,7 +68,8 @@ export type IndexEvent =
 // step one batch of the index with its completeness mark.
 const INDEX_STEP_BUNDLES = 16
 const INDEX_REPORT_EVERY = 65_536
-const DELETE_STEP = 4_096
+// Records per batch when the index is moved or emptied.
+const RECORDS_STEP = 4_096
 
 /**
  * Returns a LogStore over any KvStore, with the key layout of `keys.ts`.
@@ -174,7 +175,7 @@ export class KvLogStore implements LogStore {
       if (at === undefined || at.index >= size) throw new TlogError('CORRUPT', `dedup record ${toHex(key)} does not belong to the stored tree of size ${size}`)
       ops.push({ type: 'put', key, value })
       moved++
-      if (ops.length === DELETE_STEP) {
+      if (ops.length === RECORDS_STEP) {
         await this.#index.batch(ops)
         ops = []
       }
@@ -413,9 +414,9 @@ export class KvLogStore implements LogStore {
 async function deleteAll(kv: KvStore, range: { gte?: Uint8Array; lt?: Uint8Array }): Promise<void> {
   for (;;) {
     const ops: KvOp[] = []
-    for await (const [key] of kv.iterate({ ...range, limit: DELETE_STEP })) ops.push({ type: 'del', key })
+    for await (const [key] of kv.iterate({ ...range, limit: RECORDS_STEP })) ops.push({ type: 'del', key })
     if (ops.length === 0) return
     await kv.batch(ops)
-    if (ops.length < DELETE_STEP) return
+    if (ops.length < RECORDS_STEP) return
   }
 }
