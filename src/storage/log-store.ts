@@ -102,7 +102,10 @@ export class KvLogStore implements LogStore {
   readonly #kv: KvStore
   // Where the dedup records are: the main KvStore, or one of their own.
   #index: KvStore
-  #split = false
+  get #split(): boolean {
+    return this.#index !== this.#kv
+  }
+
   /** Returns the KvStores' disk usage in bytes; present only when they can tell. */
   diskUsage?: () => Promise<number>
   // Tree size of this instance's last successful commit. A bundle's chunks
@@ -131,7 +134,6 @@ export class KvLogStore implements LogStore {
   static async withIndex(kv: KvStore, index: KvStore, onIndex: (e: IndexEvent) => void = () => {}): Promise<KvLogStore> {
     const store = new KvLogStore(kv)
     store.#index = index
-    store.#split = true
     if (kv.diskUsage !== undefined && index.diskUsage !== undefined) {
       store.diskUsage = async () => (await kv.diskUsage!()) + (await index.diskUsage!())
     }

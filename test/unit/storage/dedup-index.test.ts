@@ -39,6 +39,14 @@ async function countKeys(kv: KvStore, range = {}): Promise<number> {
   return n
 }
 
+/** Returns what `p` rejects with, or undefined when it resolves. */
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+}
+
 async function filesSize(dir: string): Promise<number> {
   let total = 0
   for (const e of await readdir(dir, { withFileTypes: true })) if (e.isFile()) total += (await stat(join(dir, e.name))).size
@@ -87,10 +95,7 @@ describe('a dedup index in a store of its own', () => {
     await store.commit(batches[1]!)
     faulty.failAt(1, 'before')
     // The entries are stored: the sequencer must stop and let a restart index them.
-    const err = await store.commit(batches[2]!).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
+    const err = await rejection(store.commit(batches[2]!))
     expect(err).toBeInstanceOf(StoreWriteError)
     expect((err as StoreWriteError).persisted).toBe('unknown')
     expect((err as Error).message).toMatch(/up to tree size 310 are stored/)
@@ -118,10 +123,7 @@ describe('a dedup index in a store of its own', () => {
     const faulty = new FaultyKv(fresh)
     // The mark, then steps of 4,096 entries: the second step fails.
     faulty.failAt(3, 'before')
-    const err = await KvLogStore.withIndex(main, faulty).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
+    const err = await rejection(KvLogStore.withIndex(main, faulty))
     expect(err).toBeInstanceOf(StoreWriteError)
     expect(await mark(fresh)).toBe(4096)
     const events: IndexEvent[] = []
@@ -203,10 +205,7 @@ describe('a dedup index in a store of its own', () => {
     const altered = chunk.slice()
     altered.set([altered[altered.length - 1]! ^ 1], altered.length - 1)
     await main.batch([{ type: 'put', key: entryChunkKey(0, 1), value: altered }])
-    const err = await KvLogStore.withIndex(main, new MemoryKv()).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
+    const err = await rejection(KvLogStore.withIndex(main, new MemoryKv()))
     expect(err).toBeInstanceOf(TlogError)
     expect((err as TlogError).code).toBe('CORRUPT')
     expect((err as Error).message).toMatch(/entry 69 does not match its level-0 tile hash/)
@@ -288,10 +287,7 @@ describe('a LevelDB log store', () => {
     const full = toStoreWriteError(Object.assign(new Error(`IO error: ${dir}/${INDEX_DIR}/000005.log: No space left on device`), { code: 'LEVEL_IO_ERROR' }), join(dir, INDEX_DIR))
     const spy = vi.spyOn(KvLogStore, 'withIndex').mockRejectedValueOnce(full)
     try {
-      const err = await openLevelLogStore(dir).then(
-        () => undefined,
-        (e: unknown) => e,
-      )
+      const err = await rejection(openLevelLogStore(dir))
       expect(err).toBeInstanceOf(StoreOpenError)
       expect((err as Error).message).toMatch(/^cannot bring the dedup index in \S+dedup up to date: .*No space left on device.*; the disk is full: free space on it, then start again/)
     } finally {
