@@ -60,18 +60,22 @@ export const CSV_HEADER = 'index,leaf_hash,time,actor,action,target,tool,policy_
  * never runs a logged value as a formula.
  */
 export function csvField(v: string): string {
+  // Most fields need neither treatment: one test, and the string itself.
+  if (!CSV_SPECIAL.test(v)) return v
   let s = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v
   if (/[",\n\r]/.test(s)) s = `"${s.replace(/"/g, '""')}"`
   return s
 }
+const CSV_SPECIAL = /^[=+\-@\t\r]|[",\n\r]/
 
 export function csvLine(r: AuditRecord): string {
-  const delegation = r.delegation.map((d) => `${d.principal} (${d.scope})`).join(' > ')
+  let delegation = ''
+  for (let i = 0; i < r.delegation.length; i++) delegation += `${i > 0 ? ' > ' : ''}${r.delegation[i]!.principal} (${r.delegation[i]!.scope})`
   const approval = r.approval === undefined ? '' : `${r.approval.by} (${r.approval.ref})`
+  const p = r.policy
   return (
-    [String(r.index), r.leafHash, r.timeIso, r.actor, r.action, r.target, r.tool, r.policy.id, r.policy.version, r.policy.decision, delegation, approval, r.issuer, r.org]
-      .map(csvField)
-      .join(',') + '\n'
+    `${r.index},${csvField(r.leafHash)},${csvField(r.timeIso)},${csvField(r.actor)},${csvField(r.action)},${csvField(r.target)},${csvField(r.tool)},` +
+    `${csvField(p.id)},${csvField(p.version)},${csvField(p.decision)},${csvField(delegation)},${csvField(approval)},${csvField(r.issuer)},${csvField(r.org)}\n`
   )
 }
 

@@ -273,6 +273,21 @@ export interface DecodeOptions {
   views?: boolean
 }
 
+// One reused array of char codes per length: short ASCII text is read into
+// it and made a string without allocating anything else.
+const asciiUnits: number[][] = Array.from({ length: 65 }, (_, n) => new Array<number>(n).fill(0))
+
+/** Returns bytes [p, p + n) of `b` as text when all are ASCII (n ≤ 64), else undefined. */
+function asciiAt(b: Uint8Array, p: number, n: number): string | undefined {
+  const units = asciiUnits[n]!
+  for (let i = 0; i < n; i++) {
+    const c = b[p + i]!
+    if (c > 0x7f) return undefined
+    units[i] = c
+  }
+  return String.fromCharCode.apply(null, units)
+}
+
 /**
  * Returns the value of one deterministically encoded CBOR item that fills
  * `bytes` exactly. Throws MALFORMED on anything else: trailing bytes,
@@ -392,8 +407,9 @@ class Reader {
         return this.take(value)
       case 3: {
         if (value > this.b.length - this.pos) throw malformed('truncated')
-        // Decoding copies the text out; no need to copy the bytes first.
-        const text = fromUtf8(this.b.subarray(this.pos, this.pos + value))
+        // Decoding copies the text out; no need to copy the bytes first,
+        // nor, for short ASCII (keys, names, versions), to make a view.
+        const text = (value <= 64 ? asciiAt(this.b, this.pos, value) : undefined) ?? fromUtf8(this.b.subarray(this.pos, this.pos + value))
         this.pos += value
         return text
       }

@@ -165,15 +165,31 @@ export function createCredentialCache(max = 10_000): CredentialCache {
  * them: the log and the auditor look a chain up for every statement.
  */
 function cacheKey(c: Credential, signer: Uint8Array): string {
-  return (
+  const frozen = Object.isFrozen(c)
+  const memo = frozen ? keyMemo.get(c) : undefined
+  const known = memo?.get(signer)
+  if (known !== undefined) return known
+  const key =
     `${signer.length},${c.signature.length},${c.subjectKey.length},${c.issuer.length},${c.notBefore},${c.notAfter},` +
     binaryString(signer) +
     binaryString(c.signature) +
     binaryString(c.subjectKey) +
     c.issuer +
     c.subject
-  )
+  if (frozen) {
+    if (memo === undefined) keyMemo.set(c, new WeakMap([[signer, key]]))
+    else memo.set(signer, key)
+  }
+  return key
 }
+
+/**
+ * Cache keys of frozen credentials (parseStatement shares one frozen chain
+ * between the statements of an actor), by signer: a key is worked out once
+ * per credential instead of once per statement. A credential that is not
+ * frozen could change after its key was made, so it gets no memo.
+ */
+const keyMemo = new WeakMap<Credential, WeakMap<Uint8Array, string>>()
 
 
 /** One link of a verified lineage, actor first. */

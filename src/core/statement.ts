@@ -1,4 +1,4 @@
-import { concatBytes, utf8Within } from './bytes.ts'
+import { bytesEqual, concatBytes, utf8Within } from './bytes.ts'
 import { decodeCbor, encodeCbor, encodeCborHead, encodeTagged, type CborMap, type CborValue } from './codec.ts'
 import {
   checkCredentialChain,
@@ -290,6 +290,46 @@ export function parseStatement(entry: Uint8Array): SignedStatement {
   if (!(payloadBytes instanceof Uint8Array)) throw bad('payload must be a byte string (detached payloads are not used)')
   if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_SIZE) throw bad('signature must be 64 bytes')
 
+  const { kid, credentials } = protectedHeaderOf(phBytes)
+  const statement = statementFromPayloadValue(decodeCbor(payloadBytes, { maxDepth: 3 }))
+  return { entry, statement, kid, credentials, protectedHeader: phBytes, payload: payloadBytes, signature }
+}
+
+/**
+ * Protected headers parsed, by their bytes. An actor signs every action with
+ * one key and one credential chain, so its statements share the header's
+ * bytes, and the header is a third of what a statement's parse costs (the
+ * log parses every statement it takes, the auditor every entry it reads).
+ * The same bytes always parse to the same result, so a strict parse is done
+ * once per distinct header; a header that does not parse is not kept. The
+ * results are shared between statements, hence frozen. A hit is the same
+ * bytes (compared in full); the hash only finds the candidate, and two
+ * headers with one hash take turns in its slot. Bounded: the oldest is
+ * dropped first.
+ */
+const HEADER_CACHE_MAX = 1024
+interface ParsedHeader {
+  bytes: Uint8Array
+  kid: Uint8Array
+  credentials: Credential[]
+}
+const headerCache = new Map<number, ParsedHeader>()
+
+function protectedHeaderOf(phBytes: Uint8Array): ParsedHeader {
+  // The slot is found by the length and the last 32 bytes, which end the
+  // last credential's signature: distinct headers differ there. (A string
+  // key of all the bytes cost twice the hash and the compare.)
+  let h = phBytes.length
+  for (let i = Math.max(0, phBytes.length - 32); i < phBytes.length; i++) h = Math.imul(h ^ phBytes[i]!, 0x01000193)
+  const hit = headerCache.get(h)
+  if (hit !== undefined && bytesEqual(hit.bytes, phBytes)) return hit
+  const parsed = parseProtectedHeader(phBytes)
+  if (hit === undefined && headerCache.size >= HEADER_CACHE_MAX) headerCache.delete(headerCache.keys().next().value!)
+  headerCache.set(h, parsed)
+  return parsed
+}
+
+function parseProtectedHeader(phBytes: Uint8Array): ParsedHeader {
   const ph = decodeCbor(phBytes, { maxDepth: 4 })
   if (!(ph instanceof Map)) throw bad('protected header must be a map')
   for (const k of ph.keys()) if (![1, 2, 3, 4, HEADER_CREDENTIALS].includes(k as number)) throw bad(`protected header has an unknown label ${String(k)}`)
@@ -301,10 +341,8 @@ export function parseStatement(entry: Uint8Array): SignedStatement {
   if (!(kid instanceof Uint8Array) || kid.length !== PUBLIC_KEY_SIZE) throw bad('kid must be a 32-byte Ed25519 public key')
   const chain = ph.get(HEADER_CREDENTIALS)
   if (!Array.isArray(chain) || chain.length < 1 || chain.length > MAX_CHAIN_LENGTH) throw bad('the credential chain has 1 to 4 credentials')
-  const credentials = chain.map(credentialFromValue)
-
-  const statement = statementFromPayloadValue(decodeCbor(payloadBytes, { maxDepth: 3 }))
-  return { entry, statement, kid, credentials, protectedHeader: phBytes, payload: payloadBytes, signature }
+  const credentials = Object.freeze(chain.map((v) => Object.freeze(credentialFromValue(v)))) as Credential[]
+  return Object.freeze({ bytes: phBytes.slice(), kid, credentials })
 }
 
 /** Throws BAD_SIGNATURE unless the actor's signature over the Sig_structure verifies under kid. */

@@ -108,6 +108,21 @@ describe('strict decoding', () => {
     expect(refuses('d2d28140', { tag: 18 })).toMatch(/tag/)
   })
 
+  it('decodes text of every length around the short-ASCII path, non-ASCII and invalid UTF-8 included', () => {
+    const texts: string[] = []
+    for (const n of [0, 1, 2, 31, 63, 64, 65, 100]) {
+      texts.push('a'.repeat(n), 'b'.repeat(n), 'ab~'.repeat(n).slice(0, n))
+      if (n > 0) texts.push(`é${'x'.repeat(Math.max(0, n - 2))}`, `${'y'.repeat(Math.max(0, n - 2))}é`, `${'z'.repeat(Math.max(0, n - 4))}😀`)
+    }
+    // One array: consecutive texts of one length must not show each other's characters.
+    expect(decodeCbor(encodeCbor(texts))).toEqual(texts)
+    for (const t of texts) expect(decodeCbor(encodeCbor(t))).toBe(t)
+    // Invalid UTF-8 after an ASCII run, short and long: refused, not read as Latin-1.
+    expect(refuses(toHex(encodeCbor('abc')).replace(/^63/, '64') + 'ff')).toMatch(/UTF-8/)
+    expect(refuses('7841' + '61'.repeat(64) + 'c0')).toMatch(/UTF-8/)
+    expect(refuses('78' + (64).toString(16) + '61'.repeat(63) + '80')).toMatch(/UTF-8/)
+  })
+
   it('bounds nesting depth without recursion blowing the stack', () => {
     const deep = '81'.repeat(100_000) + '00'
     expect(refuses(deep)).toMatch(/deep/)

@@ -153,6 +153,48 @@ describe('building and checking statements', () => {
     await expect(checkCredentialChain([good], ctx)).resolves.toMatchObject({ issuer: 'issuer.example' })
   })
 
+  it('parses a repeated protected header once, sharing a frozen result between statements', async () => {
+    const chain = [await cred()]
+    const a = parseStatement(await buildStatement(base, { seed: agentSeed, credentials: chain }))
+    const b = parseStatement(await buildStatement({ ...base, target: 'k8s://prod/ledger' }, { seed: agentSeed, credentials: chain }))
+    expect(b.statement.target).toBe('k8s://prod/ledger')
+    expect(b.credentials).toBe(a.credentials)
+    expect(Object.isFrozen(a.credentials) && Object.isFrozen(a.credentials[0])).toBe(true)
+    expect(() => {
+      ;(a.credentials[0] as { subject: string }).subject = 'svc:other'
+    }).toThrow(TypeError)
+    expect(a.credentials[0]!.subject).toBe('svc:deployer')
+  })
+
+  it('never answers a protected header from the cache for other bytes, nor keeps one that does not parse', async () => {
+    const entry = await buildStatement(base, { seed: agentSeed, credentials: [await cred()] })
+    const original = parseStatement(entry)
+    // The header's kid is the first copy of the key in the entry (label 4 sorts before the chain).
+    const at = Buffer.from(entry).indexOf(Buffer.from(agentPub))
+    const otherKid = entry.slice()
+    otherKid[at + 3]! ^= 0x40
+    const parsed = parseStatement(otherKid)
+    expect(toHex(parsed.kid)).not.toBe(toHex(original.kid))
+    expect(toHex(parsed.kid)).toBe(toHex(otherKid.subarray(at, at + 32)))
+    await expect(checkStatement(parsed, { issuers: trusted })).rejects.toMatchObject({ code: 'BAD_SIGNATURE' })
+    // alg -19 (0x32) becomes -20: refused every time, and the good header still parses.
+    const alg = Buffer.from(entry).indexOf(Buffer.from([0x01, 0x32]))
+    const badAlg = entry.slice()
+    badAlg[alg + 1] = 0x33
+    for (let i = 0; i < 2; i++) expect(() => parseStatement(badAlg)).toThrow(/alg must be -19/)
+    expect(toHex(parseStatement(entry).kid)).toBe(toHex(agentPub))
+  })
+
+  it('checks a frozen chain from a parsed statement afresh under another issuer key', async () => {
+    const cache = createCredentialCache(10)
+    const s = parseStatement(await buildStatement(base, { seed: agentSeed, credentials: [await cred()] }))
+    expect(Object.isFrozen(s.credentials[0])).toBe(true)
+    await expect(checkStatement(s, { issuers: trusted, cache })).resolves.toMatchObject({ issuer: 'issuer.example' })
+    const rotated = parseTrustedIssuers(`# test\nissuer example ${encodeVerifierKey('issuer.example', 1, publicKeyFromSeed(new Uint8Array(32).fill(9)))} svc:\n`)
+    await expect(checkStatement(s, { issuers: rotated, cache })).rejects.toMatchObject({ code: 'BAD_SIGNATURE' })
+    await expect(checkStatement(s, { issuers: trusted, cache })).resolves.toMatchObject({ issuer: 'issuer.example' })
+  })
+
   it('accepts a time exactly at either end of the window and refuses one outside it', async () => {
     for (const [nb, na, ok] of [
       [base.time, base.time, true],
