@@ -195,6 +195,7 @@ async function run(o: AuditOptions): Promise<AuditOutcome> {
   }
   const finish = async (p: NonNullable<typeof pending>): Promise<void> => {
     await finishBundle(o, p.prepared, note, records, state, issuerNames, credCache)
+    records.seal()
     state.processed = { treeSize: p.end, edge: p.edge }
     // Save every 8 bundles (2,048 entries, a fraction of a second of work) or
     // 2 s: a crash then repeats at most that much. Each save opens, appends
