@@ -284,12 +284,23 @@ export async function checkCredentialChain(chain: readonly Credential[], ctx: Ch
     org: root.org,
     issuer: root.name,
     issuerKey: root.vkey,
-    links: chain.map((c) => ({
-      issuer: c.issuer,
-      subject: c.subject,
-      subjectKey: toHex(c.subjectKey),
-      notBefore: c.notBefore,
-      notAfter: c.notAfter,
-    })),
+    links: linksOf(chain),
   }
+}
+
+/**
+ * A frozen chain (parseStatement's, shared by an actor's statements) gets
+ * its links worked out once, and frozen in turn, since every verdict on
+ * those statements shares them.
+ */
+const linksMemo = new WeakMap<readonly Credential[], LineageLink[]>()
+
+function linksOf(chain: readonly Credential[]): LineageLink[] {
+  const known = linksMemo.get(chain)
+  if (known !== undefined) return known
+  const links = chain.map((c) => ({ issuer: c.issuer, subject: c.subject, subjectKey: toHex(c.subjectKey), notBefore: c.notBefore, notAfter: c.notAfter }))
+  if (!Object.isFrozen(chain) || !chain.every((c) => Object.isFrozen(c))) return links
+  const frozen = Object.freeze(links.map((l) => Object.freeze(l))) as LineageLink[]
+  linksMemo.set(chain, frozen)
+  return frozen
 }

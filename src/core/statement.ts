@@ -1,5 +1,5 @@
-import { bytesEqual, concatBytes, utf8Within } from './bytes.ts'
-import { decodeCbor, encodeCbor, encodeCborHead, encodeTagged, type CborMap, type CborValue } from './codec.ts'
+import { bytesEqual, utf8Within } from './bytes.ts'
+import { cborHeadLength, decodeCbor, encodeCbor, encodeTagged, writeCborHead, type CborMap, type CborValue } from './codec.ts'
 import {
   checkCredentialChain,
   credentialFromValue,
@@ -230,15 +230,18 @@ const SIG_STRUCTURE_START = encodeCbor([SIG_STRUCTURE_CONTEXT]).slice(1)
  * every statement checked.
  */
 export function sigStructure(protectedHeader: Uint8Array, payload: Uint8Array): Uint8Array {
-  return concatBytes(
-    Uint8Array.of(0x84),
-    SIG_STRUCTURE_START,
-    encodeCborHead(2, protectedHeader.length),
-    protectedHeader,
-    Uint8Array.of(0x40),
-    encodeCborHead(2, payload.length),
-    payload,
-  )
+  // Written into one buffer: the log and the auditor frame one per statement.
+  const start = 1 + SIG_STRUCTURE_START.length
+  const out = new Uint8Array(start + cborHeadLength(protectedHeader.length) + protectedHeader.length + 1 + cborHeadLength(payload.length) + payload.length)
+  out[0] = 0x84
+  out.set(SIG_STRUCTURE_START, 1)
+  let o = writeCborHead(out, start, 2, protectedHeader.length)
+  out.set(protectedHeader, o)
+  o += protectedHeader.length
+  out[o++] = 0x40
+  o = writeCborHead(out, o, 2, payload.length)
+  out.set(payload, o)
+  return out
 }
 
 function assemble(protectedHeader: Uint8Array, payload: Uint8Array, signature: Uint8Array): Uint8Array {

@@ -189,7 +189,11 @@ describe('building and checking statements', () => {
     const cache = createCredentialCache(10)
     const s = parseStatement(await buildStatement(base, { seed: agentSeed, credentials: [await cred()] }))
     expect(Object.isFrozen(s.credentials[0])).toBe(true)
-    await expect(checkStatement(s, { issuers: trusted, cache })).resolves.toMatchObject({ issuer: 'issuer.example' })
+    const lineage = await checkStatement(s, { issuers: trusted, cache })
+    expect(lineage.links).toEqual([{ issuer: 'issuer.example', subject: 'svc:deployer', subjectKey: toHex(agentPub), notBefore: 0, notAfter: 2 ** 50 }])
+    // The links of one frozen chain are shared between verdicts, so they are frozen too.
+    expect((await checkStatement(s, { issuers: trusted, cache })).links).toBe(lineage.links)
+    expect(Object.isFrozen(lineage.links) && Object.isFrozen(lineage.links[0])).toBe(true)
     const rotated = parseTrustedIssuers(`# test\nissuer example ${encodeVerifierKey('issuer.example', 1, publicKeyFromSeed(new Uint8Array(32).fill(9)))} svc:\n`)
     await expect(checkStatement(s, { issuers: rotated, cache })).rejects.toMatchObject({ code: 'BAD_SIGNATURE' })
     await expect(checkStatement(s, { issuers: trusted, cache })).resolves.toMatchObject({ issuer: 'issuer.example' })
