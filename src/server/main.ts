@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { serve } from '@hono/node-server'
 import {
   createCredentialCache,
@@ -137,10 +139,17 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
   const addr = server.address() as AddressInfo
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
   log(`log ${cfg.origin} listening on http://${host}:${addr.port} with ${sequencer.treeSize} entries`)
+  // The reader's caches go when no one has read for a whole interval (so
+  // between 20 and 40 s after the last read). unref: it never keeps the process up.
+  const collect = fullCollector()
+  const releaser = setInterval(() => {
+    if (reader.releaseIfIdle()) collect?.()
+  }, READER_IDLE_MS).unref()
   return {
     url: `http://${host}:${addr.port}`,
     treeSize: () => sequencer.treeSize,
     async close() {
+      clearInterval(releaser)
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       // Idle keep-alive connections would hold close() open for their timeout.
       ;(server as Server).closeIdleConnections()
@@ -149,6 +158,27 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
       await sequencer.close()
       await store.close()
     },
+  }
+}
+
+/** How often the log checks whether its reader has been idle. */
+const READER_IDLE_MS = 20_000
+
+/**
+ * V8's full collection, or undefined where it cannot be had. The buffers
+ * the reader lets go when idle (tens of MB, outside V8's heap) are freed
+ * only by a full collection, and an idle process starts none: without one
+ * they stayed in memory for as long as the log stayed quiet. One collection
+ * of a heap of ~20 MB, once per idle period, takes milliseconds. (The flag
+ * puts `gc` into contexts made after it is set, not into the log's own.)
+ */
+export function fullCollector(): (() => void) | undefined {
+  try {
+    setFlagsFromString('--expose-gc')
+    const gc: unknown = runInNewContext('gc')
+    return typeof gc === 'function' ? () => (gc as () => void)() : undefined
+  } catch {
+    return undefined
   }
 }
 

@@ -14,7 +14,6 @@ import {
   tileHashReader,
   tilePath,
   tlogProofText,
-  type ExpandedTileCache,
   type TileReader,
   type TileRef,
 } from '../core/index.ts'
@@ -33,7 +32,7 @@ const gzipAsync = promisify(gzip)
  */
 export class LogReader {
   readonly #store: LogStore
-  readonly #cache: ExpandedTileCache
+  readonly #cache: Lru<Promise<Uint8Array[]>>
   readonly #tiles: TileReader
   // Full (immutable) tiles and entry bundles: bytes, and a bundle's entry offsets.
   readonly #full = new Lru<{ data: Uint8Array; offsets?: number[] }>(1024, 24 * 1024 * 1024, (v) => v.data.length)
@@ -42,6 +41,8 @@ export class LogReader {
   // shared by the proofs of neighbouring entries (a batch's proofs share
   // most of their upper levels), so each is computed once.
   readonly #rangeCache = new TwoGenerationCache<Uint8Array>(8192)
+  // Reads since the last releaseIfIdle(): tiles, bundles, entries and proofs.
+  #reads = 0
 
   constructor(store: LogStore, cacheEntries = 512) {
     this.#store = store
@@ -64,6 +65,7 @@ export class LogReader {
    * partial width that no tree size up to `treeSize` has).
    */
   async tile(t: TileRef, treeSize: number): Promise<Uint8Array> {
+    this.#reads++
     const level = t.level === 'entries' ? 0 : t.level
     // Hashes (or entries) tile N holds in this tree; a width up to that many
     // is a prefix of what is stored. Partial widths stay servable after the
@@ -82,6 +84,25 @@ export class LogReader {
       return d.subarray(0, t.width * 32)
     }
     return bundlePrefix(d, t.width)
+  }
+
+  /**
+   * Drops the caches of full tiles and bundles, their gzip and the expanded
+   * tiles (up to ~40 MB) when nothing was read since the last call, and
+   * returns whether it did. The caches serve bursts of reads (a batch's
+   * proofs, clients fetching the same tiles); after a scan of the whole log
+   * (an audit) they hold what no one will read again, and an idle log
+   * should give that memory back. The hashes of recent subtrees stay: the
+   * next batch's proofs use them.
+   */
+  releaseIfIdle(): boolean {
+    const busy = this.#reads > 0
+    this.#reads = 0
+    if (busy || this.#full.size + this.#gzipped.size + this.#cache.size === 0) return false
+    this.#full.clear()
+    this.#gzipped.clear()
+    this.#cache.clear()
+    return true
   }
 
   /** Returns the gzip of a full entry bundle, compressed once and cached; undefined for partial ones. */
@@ -152,6 +173,7 @@ export class LogReader {
   }
 
   async #rangeHashes(ranges: [number, number][], treeSize: number): Promise<Uint8Array[]> {
+    this.#reads++
     const out: Uint8Array[] = new Array<Uint8Array>(ranges.length)
     const missing: number[] = []
     for (let i = 0; i < ranges.length; i++) {
@@ -179,6 +201,7 @@ export class LogReader {
 
   /** Returns the entry at `index`, which MUST be below `treeSize`. */
   async entry(index: number, treeSize: number): Promise<Uint8Array> {
+    this.#reads++
     if (!(index < treeSize)) throw new TlogError('NOT_FOUND', `index ${index} is not below the tree size ${treeSize}`)
     const bundle = Math.floor(index / TILE_WIDTH)
     const cached = this.#full.get(`entries/${bundle}`)
@@ -288,5 +311,9 @@ export class Lru<V> {
   }
   get size(): number {
     return this.#map.size
+  }
+  clear(): void {
+    this.#map.clear()
+    this.#bytes = 0
   }
 }

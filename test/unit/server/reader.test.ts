@@ -45,4 +45,37 @@ describe('log reader', () => {
     }
     expect(entries.length).toBe(1600)
   })
+
+  it('drops its caches of tiles and bundles only after an interval with no read, and reads them from the store again after', async () => {
+    const store = new KvLogStore(new MemoryKv())
+    const reader = new LogReader(store)
+    const seq = await Sequencer.open({ store, origin: ORIGIN, signer: ed25519Signer(ORIGIN, new Uint8Array(32).fill(5)), maxBatch: 1000, maxDelayMs: 0, reader })
+    await Promise.all(Array.from({ length: 600 }, (_, i) => seq.submit(new TextEncoder().encode(`entry ${i}`))))
+    let storeReads = 0
+    const getTiles = store.getTiles.bind(store)
+    store.getTiles = async (refs) => {
+      storeReads += refs.length
+      return getTiles(refs)
+    }
+    const bundle = { level: 'entries' as const, index: 1, width: 256 }
+    const tile = { level: 0, index: 0, width: 256 }
+    const first = [await reader.tile(bundle, 600), await reader.tile(tile, 600)]
+    expect(storeReads).toBe(2)
+    await reader.tile(bundle, 600)
+    await reader.tile(tile, 600)
+    expect(storeReads).toBe(2)
+    // Reads since the last check: kept; a whole interval without one: dropped.
+    expect(reader.releaseIfIdle()).toBe(false)
+    await reader.tile(bundle, 600)
+    expect(reader.releaseIfIdle()).toBe(false)
+    expect(storeReads).toBe(2)
+    expect(reader.releaseIfIdle()).toBe(true)
+    expect(reader.releaseIfIdle()).toBe(false)
+    const again = [await reader.tile(bundle, 600), await reader.tile(tile, 600)]
+    expect(storeReads).toBe(4)
+    expect(again.map(toHex)).toEqual(first.map(toHex))
+    // Proofs after the drop expand the tiles afresh and still match the reference.
+    const ref = new RefTree(Array.from({ length: 600 }, (_, i) => refLeafHash(new TextEncoder().encode(`entry ${i}`))))
+    expect(hex(await reader.inclusionProof(300, 600))).toEqual(hex(ref.path(300, 600)))
+  })
 })
