@@ -17,7 +17,9 @@ describe('server process environment', () => {
     collect!()
     const before = process.memoryUsage().arrayBuffers
     let held: Uint8Array | undefined = new Uint8Array(64 * 1024 * 1024).fill(1)
-    expect(process.memoryUsage().arrayBuffers - before).toBeGreaterThanOrEqual(64 * 1024 * 1024)
+    // Within 1 MiB, as below: the test runner's own small buffers may be freed
+    // meanwhile (seen: 96 KB fewer under a loaded machine).
+    expect(process.memoryUsage().arrayBuffers - before).toBeGreaterThanOrEqual(63 * 1024 * 1024)
     held = undefined
     collect!()
     expect(held).toBeUndefined()
