@@ -3,6 +3,7 @@
  *
  *   core -> @noble/*, cbor-x      verify -> core       storage -> core, level
  *   audit -> verify, core          server, witness -> core, storage, hono
+ *   web -> verify, core (browser)
  *   cli -> verify, audit, core, server/main.ts, witness/main.ts, CLI libraries
  *
  * plus: one owner per dependency (cbor-x only in core/codec.ts, @noble/ed25519
@@ -17,7 +18,7 @@ import { builtinModules } from 'node:module'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-type Layer = 'core' | 'verify' | 'storage' | 'server' | 'audit' | 'cli' | 'witness' | 'scripts' | 'test'
+type Layer = 'core' | 'verify' | 'storage' | 'server' | 'audit' | 'web' | 'cli' | 'witness' | 'scripts' | 'test'
 
 const LAYER_DEPS: Record<Layer, Layer[]> = {
   core: [],
@@ -25,10 +26,11 @@ const LAYER_DEPS: Record<Layer, Layer[]> = {
   storage: ['core'],
   audit: ['verify', 'core'],
   server: ['core', 'storage'],
+  web: ['verify', 'core'],
   witness: ['core', 'storage'],
   cli: ['verify', 'audit', 'core', 'server', 'witness'],
-  scripts: ['core', 'verify', 'storage', 'server', 'audit', 'witness', 'cli'],
-  test: ['core', 'verify', 'storage', 'server', 'audit', 'witness', 'cli', 'scripts'],
+  scripts: ['core', 'verify', 'storage', 'server', 'audit', 'web', 'witness', 'cli'],
+  test: ['core', 'verify', 'storage', 'server', 'audit', 'web', 'witness', 'cli', 'scripts'],
 }
 
 // Packages each layer may import (by package name); node built-ins are handled separately.
@@ -37,6 +39,7 @@ const LAYER_PACKAGES: Record<Layer, string[]> = {
   verify: [],
   storage: ['level'],
   audit: [],
+  web: [],
   server: ['hono', '@hono/node-server', 'prom-client'],
   witness: ['hono', '@hono/node-server', 'prom-client'],
   cli: ['commander', 'cli-progress', 'tsx'],
@@ -52,7 +55,7 @@ const OWNERS: Record<string, (file: string) => boolean> = {
   '@hono/node-server': (f) => f.endsWith('/main.ts') && (f.startsWith('src/server/') || f.startsWith('witness/')),
 }
 
-const NO_NODE: Layer[] = ['core', 'verify']
+const NO_NODE: Layer[] = ['core', 'verify', 'web']
 
 function layerOf(file: string): Layer | undefined {
   const parts = file.split('/')

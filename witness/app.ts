@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
+import { cors } from 'hono/cors'
 import { HTTPException } from 'hono/http-exception'
 import {
   MAX_ADD_CHECKPOINT_BODY,
@@ -12,6 +13,7 @@ import {
 } from '../src/core/index.ts'
 import { StoreWriteError } from '../src/storage/index.ts'
 import type { WitnessMetrics } from './metrics.ts'
+import { witnessPage } from './page.ts'
 import { WITNESS_STATUS_OF, Witness, WitnessRefusal, type WitnessDeps } from './witness.ts'
 
 /** What the witness's HTTP app needs: the witness's deps, with metrics required. */
@@ -36,6 +38,10 @@ const ORIGIN_HASH = /^[0-9a-f]{64}$/
  * - `GET /<lowercase hex SHA-256 of the origin>/checkpoint`: the latest
  *   checkpoint cosigned for that log (the monitoring API), `text/plain`;
  *   404 when there is none or the path is not such a hash.
+ *   Any web page may read it (CORS): the log's console shows each witness's
+ *   latest cosigned size beside the log's own.
+ * - `GET /`: a page listing the logs witnessed and the latest cosigned size
+ *   and time of each.
  * - `GET /metrics` (Prometheus) and `GET /healthz`.
  *
  * Error bodies are a plain-text message for the log's operator.
@@ -67,6 +73,15 @@ export function createWitnessApp(deps: WitnessAppDeps): Hono {
 
   app.all('/add-checkpoint', (c) => c.body('add-checkpoint takes POST\n', 405, { 'Content-Type': TEXT, Allow: 'POST' }))
 
+  app.get('/', async (c) => {
+    const rows = await Promise.all(witness.origins.map(async (origin) => ({ origin, latest: await deps.state.latest(origin) })))
+    return c.html(witnessPage(deps.cosigner.name, deps.cosigner.keyId, rows, deps.now()), 200, {
+      'Cache-Control': 'no-store',
+      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+    })
+  })
+
+  app.use('/:hash/checkpoint', cors({ origin: '*', allowMethods: ['GET', 'HEAD'] }))
   app.get('/:hash/checkpoint', async (c) => {
     const hash = c.req.param('hash')
     if (!ORIGIN_HASH.test(hash)) throw new TlogError('NOT_FOUND', 'the path must be /<lowercase hex SHA-256 of the log origin>/checkpoint')

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream'
 import { gzip } from 'node:zlib'
 import { promisify } from 'node:util'
 import { Hono, type Context } from 'hono'
+import { cors } from 'hono/cors'
 import { HTTPException } from 'hono/http-exception'
 import {
   MAX_ENTRY_SIZE,
@@ -23,6 +24,7 @@ import {
 } from '../core/index.ts'
 import type { LogStore } from '../storage/index.ts'
 import { addedJsonBytes } from './added-json.ts'
+import type { ConsolePage } from './console-page.ts'
 import { RETRY_AFTER_SECONDS, STATUS_OF } from './http-errors.ts'
 import type { LogMetrics } from './metrics.ts'
 import type { LogReader } from './reader.ts'
@@ -63,6 +65,8 @@ export interface LogAppDeps {
   maxInFlight?: number
   /** Where unexpected errors are reported. */
   logError?: (err: unknown) => void
+  /** The web console served at `/`; without it `/` is 404. */
+  consolePage?: ConsolePage
 }
 
 const COSE_TYPE = 'application/cose'
@@ -144,6 +148,25 @@ export function createLogApp(deps: LogAppDeps): Hono {
       treeSize = parseCheckpoint(parseNote(checkpoint).text).treeSize
     }
     return { seq, checkpoint, proofHead: await deps.reader.tlogProofHead(seq.index, treeSize, entry, json) }
+  }
+
+  // The read endpoints are public and safe for any page to read (a
+  // partner's dashboard, the console opened from disk). The write endpoints
+  // get no CORS headers: no other site's page may submit through a
+  // visitor's browser.
+  const readCors = cors({ origin: '*', allowMethods: ['GET', 'HEAD'] })
+  for (const path of ['/checkpoint', '/tile/*', '/proof/*']) app.use(path, readCors)
+
+  if (deps.consolePage !== undefined) {
+    const page = deps.consolePage
+    app.get('/', (c) =>
+      c.html(page.html, 200, {
+        'Content-Security-Policy': page.csp,
+        'Cache-Control': 'no-cache',
+        'X-Content-Type-Options': 'nosniff',
+        'Referrer-Policy': 'no-referrer',
+      }),
+    )
   }
 
   app.post('/add', async (c) => {

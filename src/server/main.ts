@@ -10,12 +10,14 @@ import {
   parsePolicy,
   parseSignerKey,
   parseTrustedIssuers,
+  publicKeyFromSeed,
   usePlatformEd25519,
   useSha256,
   SIG_TYPE_ED25519,
 } from '../core/index.ts'
 import { openLevelLogStore, type IndexEvent, type StoreWriteError } from '../storage/index.ts'
 import { createLogApp } from './app.ts'
+import { logConsolePage } from './console-page.ts'
 import type { LogConfig } from './config.ts'
 import { LogMetrics } from './metrics.ts'
 import { LogSignedCheckpoints } from './published.ts'
@@ -72,7 +74,9 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
   if (key.name !== cfg.origin || key.type !== SIG_TYPE_ED25519) {
     throw new TypeError(`${cfg.keyFile}: the log key must be an Ed25519 key named after the origin ${cfg.origin} (found ${key.name})`)
   }
-  const issuers = parseTrustedIssuers(readFileSync(cfg.issuersFile))
+  const issuersText = readFileSync(cfg.issuersFile, 'utf8')
+  const issuers = parseTrustedIssuers(issuersText)
+  const policyText = cfg.policyFile === undefined ? undefined : readFileSync(cfg.policyFile, 'utf8')
   const store = await openLevelLogStore(cfg.dataDir, (e) => log(describeIndexEvent(e)))
   const metrics = new LogMetrics()
   // One reader for the sequencer and the app: the sequencer teaches it the
@@ -100,7 +104,7 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
   } else {
     try {
       witnessing = await Witnessing.start({
-        policy: parsePolicy(readFileSync(cfg.policyFile)),
+        policy: parsePolicy(policyText!),
         sequencer,
         store,
         reader,
@@ -130,6 +134,7 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
     witnessWaitMs: cfg.witnessWaitMs,
     maxInFlight: cfg.maxPending,
     logError: (err) => log(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+    consolePage: logConsolePage({ origin: cfg.origin, logPublicKey: publicKeyFromSeed(key.seed), policyText, issuersText, log }),
   })
   const server = serve({ fetch: app.fetch, hostname: cfg.listen.host, port: cfg.listen.port, serverOptions: HTTP_SERVER_OPTIONS })
   await new Promise<void>((resolve, reject) => {
