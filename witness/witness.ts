@@ -68,6 +68,7 @@ export const WITNESS_STATUS_OF: Readonly<Record<TlogErrorCode, number>> = Object
   BAD_PROOF: 422,
   OVERLOADED: 503,
   CORRUPT: 500,
+  REVOKED: 403,
 })
 
 /**

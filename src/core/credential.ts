@@ -192,6 +192,25 @@ function cacheKey(c: Credential, signer: Uint8Array): string {
 const keyMemo = new WeakMap<Credential, WeakMap<Uint8Array, string>>()
 
 
+/**
+ * Returns true when `subject` names a namespace (DESIGN.md "Issuing
+ * authority"): it ends in `/` or `:`. A namespace credential's key issues
+ * credentials for longer subjects under it and never signs statements; any
+ * other credential is an identity credential, whose key signs statements
+ * for its subject and never issues.
+ */
+export function isNamespace(subject: string): boolean {
+  return subject.endsWith('/') || subject.endsWith(':')
+}
+
+/** Returns true when `subject` lies strictly inside `namespace` (starts with it and is longer). */
+export function isUnderNamespace(subject: string, namespace: string): boolean {
+  return subject.length > namespace.length && subject.startsWith(namespace)
+}
+
+/** What a credential's key may do: sign statements (identity) or issue credentials (namespace). */
+export type LinkRole = 'identity' | 'namespace'
+
 /** One link of a verified lineage, actor first. */
 export interface LineageLink {
   issuer: string
@@ -199,6 +218,8 @@ export interface LineageLink {
   subjectKey: string
   notBefore: number
   notAfter: number
+  /** `namespace` when the subject ends in `/` or `:`, else `identity`. */
+  role: LinkRole
 }
 
 /** What a verified chain proves: who vouched for the actor's key, through whom. */
@@ -222,11 +243,24 @@ export interface ChainContext {
   cache?: CredentialCache
 }
 
+/** What a chain of any first link is checked against (statements and revocations). */
+export interface LinksContext {
+  /** The key that signed the entry: chain[0] MUST bind it. */
+  kid: Uint8Array
+  /** The entry's time (ms) that MUST fall in every credential's window. */
+  time: number
+  issuers: TrustedIssuers
+  cache?: CredentialCache
+  /** What the entry is, for messages ("statement", "revocation"). */
+  what: string
+}
+
 /**
  * Checks a credential chain (actor first) and returns the lineage it proves.
- * Order: structure and bindings (subject = actor, subjectKey = kid, each
- * issuer = next subject), windows, a trusted issuer by name, then every
- * signature, then the actor against that issuer's subject prefix.
+ * Order: structure and bindings (subject = actor, an identity credential,
+ * subjectKey = kid, each issuer = next subject, every later link a
+ * namespace holding the link before it), windows, a trusted issuer by name,
+ * then every signature, then the chain against that issuer's subject prefix.
  * Throws UNTRUSTED for a chain that does not tie the actor to a trusted
  * issuer, BAD_SIGNATURE when a signature does not verify, MALFORMED for a
  * chain of the wrong length.
@@ -235,15 +269,42 @@ export async function checkCredentialChain(chain: readonly Credential[], ctx: Ch
   if (chain.length < 1 || chain.length > MAX_CHAIN_LENGTH) throw new TlogError('MALFORMED', 'a credential chain has 1 to 4 credentials')
   const first = chain[0]!
   if (first.subject !== ctx.actor) throw new TlogError('UNTRUSTED', 'the first credential is not for the actor')
-  if (!bytesEqual(first.subjectKey, ctx.kid)) throw new TlogError('UNTRUSTED', "the first credential does not bind the statement's key")
+  if (isNamespace(first.subject)) {
+    throw new TlogError('UNTRUSTED', `${first.subject} is a namespace credential (it ends in / or :): its key issues credentials and never signs statements`)
+  }
+  const links: LinksContext = { kid: ctx.kid, time: ctx.time, issuers: ctx.issuers, what: 'statement' }
+  return checkCredentialLinks(chain, ctx.cache === undefined ? links : { ...links, cache: ctx.cache })
+}
+
+/**
+ * Checks a non-empty chain whatever its first link is: chain[0] binds
+ * `ctx.kid`; every chain[i], i >= 1, is a namespace credential whose
+ * subject is chain[i-1]'s issuer and holds chain[i-1]'s subject strictly
+ * inside it; `ctx.time` lies in every window; the last is signed by a
+ * trusted key of its issuer, whose subject prefix covers the last subject;
+ * every signature verifies. Returns the lineage. Throws as
+ * checkCredentialChain. The caller checks what chain[0] may do.
+ */
+export async function checkCredentialLinks(chain: readonly Credential[], ctx: LinksContext): Promise<CredentialLineage> {
+  if (chain.length < 1 || chain.length > MAX_CHAIN_LENGTH) throw new TlogError('MALFORMED', 'a credential chain has 1 to 4 credentials')
+  const first = chain[0]!
+  if (!bytesEqual(first.subjectKey, ctx.kid)) throw new TlogError('UNTRUSTED', `the first credential does not bind the ${ctx.what}'s key`)
   for (let i = 0; i < chain.length; i++) {
     const c = chain[i]!
     if (ctx.time < c.notBefore || ctx.time > c.notAfter) {
-      throw new TlogError('UNTRUSTED', `statement time is outside the validity window of credential ${i} (issued by ${c.issuer})`)
+      throw new TlogError('UNTRUSTED', `${ctx.what} time is outside the validity window of credential ${i} (issued by ${c.issuer})`)
     }
     const next = chain[i + 1]
-    if (next !== undefined && next.subject !== c.issuer) {
+    if (next === undefined) continue
+    if (next.subject !== c.issuer) {
       throw new TlogError('UNTRUSTED', `credential ${i + 1} is not for ${c.issuer}, the issuer of credential ${i}`)
+    }
+    // Issuing authority: only a namespace issues, and only inside itself.
+    if (!isNamespace(next.subject)) {
+      throw new TlogError('UNTRUSTED', `${next.subject} is an identity credential (no trailing / or :): its key signs for itself and never issues, so credential ${i} for ${c.subject} is not vouched for`)
+    }
+    if (!isUnderNamespace(c.subject, next.subject)) {
+      throw new TlogError('UNTRUSTED', `namespace ${next.subject} may issue only subjects strictly inside it, not ${c.subject}`)
     }
   }
   const last = chain[chain.length - 1]!
@@ -257,8 +318,17 @@ export async function checkCredentialChain(chain: readonly Credential[], ctx: Ch
   for (const t of candidates) items.push({ i: chain.length - 1, key: t.publicKey, trusted: t })
   const cache = ctx.cache
   const keys = cache === undefined ? [] : items.map((it) => cacheKey(chain[it.i]!, it.key))
-  const verified = items.map((_, j) => cache?.has(keys[j]!) === true)
-  const pending = items.flatMap((_, j) => (verified[j] ? [] : [j]))
+  // Once one trusted key of the issuer is known to have signed the last
+  // credential, the others (a rotation's) are not tried again: a key that
+  // did not sign it would otherwise be verified, and fail, every time.
+  let rootKnown = false
+  const verified = items.map((it, j) => {
+    if (cache === undefined || (it.trusted !== undefined && rootKnown)) return false
+    const hit = cache.has(keys[j]!)
+    if (hit && it.trusted !== undefined) rootKnown = true
+    return hit
+  })
+  const pending = items.flatMap((it, j) => (verified[j] || (it.trusted !== undefined && rootKnown) ? [] : [j]))
   const signed = pending.length === 0 ? [] : chain.map(credentialSignedBytes)
   const verdicts = pending.length === 0 ? [] : await verifyBatch(
     pending.map((j) => ({ publicKey: items[j]!.key, message: signed[items[j]!.i]!, signature: chain[items[j]!.i]!.signature })),
@@ -277,8 +347,10 @@ export async function checkCredentialChain(chain: readonly Credential[], ctx: Ch
   if (root === undefined) {
     throw new TlogError('BAD_SIGNATURE', `the signature of credential ${chain.length - 1} does not verify with any trusted key of ${last.issuer}`)
   }
-  if (!ctx.actor.startsWith(root.subjectPrefix)) {
-    throw new TlogError('UNTRUSTED', `actor ${ctx.actor} is outside ${root.subjectPrefix}, the subjects ${root.name} may vouch for`)
+  // Each link holds the one before it, so the last subject under the prefix
+  // puts every subject of the chain under it.
+  if (!last.subject.startsWith(root.subjectPrefix)) {
+    throw new TlogError('UNTRUSTED', `${chain.length === 1 ? 'actor ' : ''}${last.subject} is outside ${root.subjectPrefix}, the subjects ${root.name} may vouch for`)
   }
   return {
     org: root.org,
@@ -298,7 +370,14 @@ const linksMemo = new WeakMap<readonly Credential[], LineageLink[]>()
 function linksOf(chain: readonly Credential[]): LineageLink[] {
   const known = linksMemo.get(chain)
   if (known !== undefined) return known
-  const links = chain.map((c) => ({ issuer: c.issuer, subject: c.subject, subjectKey: toHex(c.subjectKey), notBefore: c.notBefore, notAfter: c.notAfter }))
+  const links = chain.map((c): LineageLink => ({
+    issuer: c.issuer,
+    subject: c.subject,
+    subjectKey: toHex(c.subjectKey),
+    notBefore: c.notBefore,
+    notAfter: c.notAfter,
+    role: isNamespace(c.subject) ? 'namespace' : 'identity',
+  }))
   if (!Object.isFrozen(chain) || !chain.every((c) => Object.isFrozen(c))) return links
   const frozen = Object.freeze(links.map((l) => Object.freeze(l))) as LineageLink[]
   linksMemo.set(chain, frozen)

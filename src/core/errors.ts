@@ -14,6 +14,7 @@ export type TlogErrorCode =
   | 'NOT_FOUND'
   | 'OVERLOADED'
   | 'CORRUPT'
+  | 'REVOKED'
 
 /** Every code, in the order the style guide lists them. */
 export const TLOG_ERROR_CODES: readonly TlogErrorCode[] = [
@@ -28,6 +29,7 @@ export const TLOG_ERROR_CODES: readonly TlogErrorCode[] = [
   'NOT_FOUND',
   'OVERLOADED',
   'CORRUPT',
+  'REVOKED',
 ]
 
 /**

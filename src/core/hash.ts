@@ -29,6 +29,8 @@ export const SIG_STRUCTURE_CONTEXT = 'Signature1'
 export const CREDENTIAL_VERSION = 'actlog-credential/v1'
 /** Content type (COSE header 3) of an action statement payload. */
 export const STATEMENT_CONTENT_TYPE = 'application/vnd.actlog.action+cbor'
+/** Content type (COSE header 3) of a revocation entry payload (DESIGN.md "Revocation entries"). */
+export const REVOCATION_CONTENT_TYPE = 'application/vnd.actlog.revocation+cbor'
 /** First line of a c2sp.org/tlog-proof file. */
 export const TLOG_PROOF_HEADER = 'c2sp.org/tlog-proof@v1'
 

@@ -11,7 +11,7 @@ import {
   type CredentialLineage,
 } from './credential.ts'
 import { TlogError } from './errors.ts'
-import { SIG_STRUCTURE_CONTEXT, STATEMENT_CONTENT_TYPE } from './hash.ts'
+import { REVOCATION_CONTENT_TYPE, SIG_STRUCTURE_CONTEXT, STATEMENT_CONTENT_TYPE } from './hash.ts'
 import type { TrustedIssuers } from './policy.ts'
 import { publicKeyFromSeed, sign, signSync, verify, PUBLIC_KEY_SIZE, SIGNATURE_SIZE } from './sig.ts'
 
@@ -36,6 +36,8 @@ export const MAX_ENTRY_SIZE = 16 * 1024
 export const MAX_DELEGATION = 8
 /** Length of `params` (a SHA-256). */
 export const PARAMS_SIZE = 32
+/** Length of `instruction` (a SHA-256 of the prompt, trigger or ticket that caused the action). */
+export const INSTRUCTION_SIZE = 32
 /** Length of `nonce`. */
 export const NONCE_SIZE = 16
 /** Longest optional byte-string field (policy.ref, delegation grant). */
@@ -72,6 +74,11 @@ export interface ActionStatement {
   policy: PolicyDecision
   delegation?: DelegationLink[]
   approval?: Approval
+  /**
+   * SHA-256 of the instruction that caused the action (an AI agent's prompt
+   * or turn, a pipeline's trigger, a ticket); the text never enters the log.
+   */
+  instruction?: Uint8Array
   time: number
   nonce: Uint8Array
 }
@@ -93,7 +100,8 @@ export interface SignedStatement {
 }
 
 const PAYLOAD_REQUIRED = ['actor', 'action', 'target', 'params', 'tool', 'policy', 'time', 'nonce'] as const
-const PAYLOAD_KEYS = new Set<string>([...PAYLOAD_REQUIRED, 'delegation', 'approval'])
+const PAYLOAD_OPTIONAL = ['delegation', 'approval', 'instruction'] as const
+const PAYLOAD_KEYS = new Set<string>([...PAYLOAD_REQUIRED, ...PAYLOAD_OPTIONAL])
 
 function bad(msg: string): TlogError {
   return new TlogError('MALFORMED', msg)
@@ -156,13 +164,14 @@ function payloadValue(s: ActionStatement): CborMap {
   if (s.approval !== undefined) {
     m.set('approval', new Map<string, CborValue>([['by', s.approval.by], ['ref', s.approval.ref]]))
   }
+  if (s.instruction !== undefined) m.set('instruction', s.instruction)
   statementFromPayloadValue(m)
   return m
 }
 
 /** Returns the statement in a decoded payload map. Strict; throws MALFORMED. */
 function statementFromPayloadValue(v: CborValue): ActionStatement {
-  const m = map(v, 'payload', PAYLOAD_REQUIRED, ['delegation', 'approval'])
+  const m = map(v, 'payload', PAYLOAD_REQUIRED, PAYLOAD_OPTIONAL)
   for (const k of m.keys()) if (!PAYLOAD_KEYS.has(k as string)) throw bad(`payload has an unknown key ${String(k)}`)
   const p = map(m.get('policy'), 'policy', ['id', 'version', 'decision'], ['ref'])
   const time = m.get('time')
@@ -197,6 +206,7 @@ function statementFromPayloadValue(v: CborValue): ActionStatement {
     const a = map(m.get('approval'), 'approval', ['by', 'ref'])
     st.approval = { by: text(a.get('by'), 'approval.by'), ref: text(a.get('ref'), 'approval.ref') }
   }
+  if (m.has('instruction')) st.instruction = bytes(m.get('instruction'), 'instruction', INSTRUCTION_SIZE)
   return st
 }
 
@@ -205,15 +215,23 @@ export function encodePayload(s: ActionStatement): Uint8Array {
   return encodeCbor(payloadValue(s))
 }
 
-/** Returns the serialized protected header for an actor key and credential chain. */
-export function encodeProtectedHeader(kid: Uint8Array, credentials: readonly Credential[]): Uint8Array {
+/** The content types of log entries (COSE header 3): what the payload is. */
+export type EntryContentType = typeof STATEMENT_CONTENT_TYPE | typeof REVOCATION_CONTENT_TYPE
+
+/**
+ * Returns the serialized protected header for a signer key and credential
+ * chain: 1 to 4 credentials for a statement, 0 to 4 for a revocation (a
+ * trusted issuer key revokes with an empty chain).
+ */
+export function encodeProtectedHeader(kid: Uint8Array, credentials: readonly Credential[], contentType: EntryContentType = STATEMENT_CONTENT_TYPE): Uint8Array {
   if (kid.length !== PUBLIC_KEY_SIZE) throw new RangeError('kid is a 32-byte Ed25519 public key')
-  if (credentials.length < 1 || credentials.length > MAX_CHAIN_LENGTH) throw new RangeError('a chain has 1 to 4 credentials')
+  const min = contentType === STATEMENT_CONTENT_TYPE ? 1 : 0
+  if (credentials.length < min || credentials.length > MAX_CHAIN_LENGTH) throw new RangeError(`a chain has ${min} to ${MAX_CHAIN_LENGTH} credentials`)
   return encodeCbor(
     new Map<number, CborValue>([
       [1, COSE_ALG_ED25519],
       [2, [HEADER_CREDENTIALS]],
-      [3, STATEMENT_CONTENT_TYPE],
+      [3, contentType],
       [4, kid],
       [HEADER_CREDENTIALS, credentials.map(credentialToValue)],
     ]),
@@ -244,9 +262,10 @@ export function sigStructure(protectedHeader: Uint8Array, payload: Uint8Array): 
   return out
 }
 
-function assemble(protectedHeader: Uint8Array, payload: Uint8Array, signature: Uint8Array): Uint8Array {
+/** Returns the tagged COSE_Sign1 entry of its parts. Throws TOO_LARGE over 16 KiB. */
+export function assembleSign1(protectedHeader: Uint8Array, payload: Uint8Array, signature: Uint8Array): Uint8Array {
   const entry = encodeTagged(COSE_SIGN1_TAG, [protectedHeader, new Map(), payload, signature])
-  if (entry.length > MAX_ENTRY_SIZE) throw new TlogError('TOO_LARGE', `statement is larger than ${MAX_ENTRY_SIZE} bytes`)
+  if (entry.length > MAX_ENTRY_SIZE) throw new TlogError('TOO_LARGE', `entry is larger than ${MAX_ENTRY_SIZE} bytes`)
   return entry
 }
 
@@ -263,28 +282,44 @@ export interface StatementSigner {
 export async function buildStatement(s: ActionStatement, signer: StatementSigner): Promise<Uint8Array> {
   const ph = encodeProtectedHeader(publicKeyFromSeed(signer.seed), signer.credentials)
   const payload = encodePayload(s)
-  return assemble(ph, payload, await sign(signer.seed, sigStructure(ph, payload)))
+  return assembleSign1(ph, payload, await sign(signer.seed, sigStructure(ph, payload)))
 }
 
 /** Like buildStatement, synchronous (noble), for callers without WebCrypto. */
 export function buildStatementSync(s: ActionStatement, signer: StatementSigner): Uint8Array {
   const ph = encodeProtectedHeader(publicKeyFromSeed(signer.seed), signer.credentials)
   const payload = encodePayload(s)
-  return assemble(ph, payload, signSync(signer.seed, sigStructure(ph, payload)))
+  return assembleSign1(ph, payload, signSync(signer.seed, sigStructure(ph, payload)))
+}
+
+/** A parsed, not yet verified, COSE_Sign1 log entry of either content type. */
+export interface Sign1Entry {
+  /** The exact entry bytes (tagged COSE_Sign1). */
+  entry: Uint8Array
+  contentType: EntryContentType
+  /** The signer's Ed25519 public key (header 4). */
+  kid: Uint8Array
+  /** The signer's credential chain, its own first (header -70001; 0 to 4 credentials). */
+  credentials: Credential[]
+  /** The serialized protected header (the bstr contents). */
+  protectedHeader: Uint8Array
+  /** The serialized payload (the bstr contents). */
+  payload: Uint8Array
+  signature: Uint8Array
 }
 
 /**
- * Returns the statement in entry bytes, without verifying signatures.
- * Strict: at most 16 KiB; one deterministic CBOR item tagged 18; a 4-element
- * array; the protected header with exactly alg -19, crit [-70001], the
- * actlog content type, a 32-byte kid and 1..4 credentials; an empty
- * unprotected map; a payload map with exactly the known keys and valid
- * fields; a 64-byte signature. Throws MALFORMED or TOO_LARGE.
+ * Returns the parts of a log entry, without reading its payload or
+ * verifying anything. Strict: at most 16 KiB; one deterministic CBOR item
+ * tagged 18; a 4-element array; the protected header with exactly alg -19,
+ * crit [-70001], one of the two actlog content types, a 32-byte kid and 0..4
+ * credentials; an empty unprotected map; a 64-byte signature. Throws
+ * MALFORMED or TOO_LARGE. Entries are dispatched on `contentType`.
  */
-export function parseStatement(entry: Uint8Array): SignedStatement {
-  if (!(entry instanceof Uint8Array)) throw new TypeError('parseStatement takes bytes')
-  if (entry.length > MAX_ENTRY_SIZE) throw new TlogError('TOO_LARGE', `statement is larger than ${MAX_ENTRY_SIZE} bytes`)
-  // The headers and payload stay views of the entry, which the statement keeps anyway.
+export function parseSign1(entry: Uint8Array): Sign1Entry {
+  if (!(entry instanceof Uint8Array)) throw new TypeError('parseSign1 takes bytes')
+  if (entry.length > MAX_ENTRY_SIZE) throw new TlogError('TOO_LARGE', `entry is larger than ${MAX_ENTRY_SIZE} bytes`)
+  // The headers and payload stay views of the entry, which the caller keeps anyway.
   const outer = decodeCbor(entry, { tag: COSE_SIGN1_TAG, maxDepth: 3, views: true })
   if (!Array.isArray(outer) || outer.length !== 4) throw bad('COSE_Sign1 must be an array of 4 elements')
   const [phBytes, unprotected, payloadBytes, signature] = outer as [CborValue, CborValue, CborValue, CborValue]
@@ -292,10 +327,28 @@ export function parseStatement(entry: Uint8Array): SignedStatement {
   if (!(unprotected instanceof Map) || unprotected.size !== 0) throw bad('unprotected header must be an empty map')
   if (!(payloadBytes instanceof Uint8Array)) throw bad('payload must be a byte string (detached payloads are not used)')
   if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_SIZE) throw bad('signature must be 64 bytes')
+  const { contentType, kid, credentials } = protectedHeaderOf(phBytes)
+  return { entry, contentType, kid, credentials, protectedHeader: phBytes, payload: payloadBytes, signature }
+}
 
-  const { kid, credentials } = protectedHeaderOf(phBytes)
-  const statement = statementFromPayloadValue(decodeCbor(payloadBytes, { maxDepth: 3 }))
-  return { entry, statement, kid, credentials, protectedHeader: phBytes, payload: payloadBytes, signature }
+/**
+ * Returns the statement in entry bytes, without verifying signatures.
+ * Strict: parseSign1's envelope with the action content type and 1..4
+ * credentials, and a payload map with exactly the known keys and valid
+ * fields. Throws MALFORMED or TOO_LARGE.
+ */
+export function parseStatement(entry: Uint8Array): SignedStatement {
+  if (!(entry instanceof Uint8Array)) throw new TypeError('parseStatement takes bytes')
+  const e = parseSign1(entry)
+  return statementOfSign1(e)
+}
+
+/** Returns the statement of a parsed entry whose content type is the action's. Throws MALFORMED. */
+export function statementOfSign1(e: Sign1Entry): SignedStatement {
+  if (e.contentType !== STATEMENT_CONTENT_TYPE) throw bad(`content type must be ${STATEMENT_CONTENT_TYPE}`)
+  if (e.credentials.length < 1) throw bad('the credential chain has 1 to 4 credentials')
+  const statement = statementFromPayloadValue(decodeCbor(e.payload, { maxDepth: 3 }))
+  return { entry: e.entry, statement, kid: e.kid, credentials: e.credentials, protectedHeader: e.protectedHeader, payload: e.payload, signature: e.signature }
 }
 
 /**
@@ -313,6 +366,7 @@ export function parseStatement(entry: Uint8Array): SignedStatement {
 const HEADER_CACHE_MAX = 1024
 interface ParsedHeader {
   bytes: Uint8Array
+  contentType: EntryContentType
   kid: Uint8Array
   credentials: Credential[]
 }
@@ -339,13 +393,16 @@ function parseProtectedHeader(phBytes: Uint8Array): ParsedHeader {
   if (ph.get(1) !== COSE_ALG_ED25519) throw bad('alg must be -19 (Ed25519, RFC 9864)')
   const crit = ph.get(2)
   if (!Array.isArray(crit) || crit.length !== 1 || crit[0] !== HEADER_CREDENTIALS) throw bad('crit must be [-70001]')
-  if (ph.get(3) !== STATEMENT_CONTENT_TYPE) throw bad(`content type must be ${STATEMENT_CONTENT_TYPE}`)
+  const contentType = ph.get(3)
+  if (contentType !== STATEMENT_CONTENT_TYPE && contentType !== REVOCATION_CONTENT_TYPE) {
+    throw bad(`content type must be ${STATEMENT_CONTENT_TYPE} or ${REVOCATION_CONTENT_TYPE}`)
+  }
   const kid = ph.get(4)
   if (!(kid instanceof Uint8Array) || kid.length !== PUBLIC_KEY_SIZE) throw bad('kid must be a 32-byte Ed25519 public key')
   const chain = ph.get(HEADER_CREDENTIALS)
-  if (!Array.isArray(chain) || chain.length < 1 || chain.length > MAX_CHAIN_LENGTH) throw bad('the credential chain has 1 to 4 credentials')
+  if (!Array.isArray(chain) || chain.length > MAX_CHAIN_LENGTH) throw bad('the credential chain has at most 4 credentials')
   const credentials = Object.freeze(chain.map((v) => Object.freeze(credentialFromValue(v)))) as Credential[]
-  return Object.freeze({ bytes: phBytes.slice(), kid, credentials })
+  return Object.freeze({ bytes: phBytes.slice(), contentType, kid, credentials })
 }
 
 /** Throws BAD_SIGNATURE unless the actor's signature over the Sig_structure verifies under kid. */

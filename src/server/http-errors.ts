@@ -13,6 +13,7 @@ export const STATUS_OF: Record<TlogErrorCode, number> = {
   BAD_PROOF: 422,
   OVERLOADED: 503,
   CORRUPT: 500,
+  REVOKED: 403,
 }
 
 /** Seconds a client should wait before retrying after a 503. */

@@ -7,7 +7,7 @@ export function loadVectors<T = any>(name: string): T {
 }
 
 /** Path of the independent statement vectors, read in place from ../shared (never copied). */
-export const SHARED_STATEMENT_VECTORS = fileURLToPath(new URL('../../../shared/vectors/action-statements.json', import.meta.url))
+export const SHARED_STATEMENT_VECTORS = fileURLToPath(new URL('../../../shared/vectors/action-statements-v2.json', import.meta.url))
 
 export function loadSharedStatementVectors(): any {
   return JSON.parse(readFileSync(SHARED_STATEMENT_VECTORS, 'utf8'))

@@ -14,6 +14,9 @@ import { encodeNote, encodeSignerKey, encodeVerifierKey, parseNote, parseSignatu
 import { encodePolicy, encodeTrustedIssuers, parsePolicy, parseTrustedIssuers } from '../../src/core/policy.ts'
 import { encodeTlogProof, parseTlogProof } from '../../src/core/proof.ts'
 import { encodePayload, encodeProtectedHeader, parseStatement } from '../../src/core/statement.ts'
+import { REVOCATION_CONTENT_TYPE } from '../../src/core/hash.ts'
+import { encodeRevocationPayload, parseRevocation } from '../../src/core/revocation.ts'
+import { parseEntry } from '../../src/core/entry.ts'
 import { encodeEntryBundle, parseEntryBundle, parseTilePath, tilePath } from '../../src/core/tiles.ts'
 import {
   encodeAddCheckpointRequest,
@@ -86,6 +89,26 @@ const cases: Case[] = [
       if (toHex(encodePayload(s.statement)) !== toHex(s.payload)) throw new Error('payload is not canonical')
       if (toHex(encodeProtectedHeader(s.kid, s.credentials)) !== toHex(s.protectedHeader)) throw new Error('header is not canonical')
       return s.entry
+    },
+    canonical: true,
+  },
+  {
+    name: 'parseRevocation',
+    seeds: [...V.revocations_valid, ...V.revocations_invalid].map((v: { entry_hex: string }) => fromHex(v.entry_hex)),
+    parse: (b) => {
+      const r = parseRevocation(b)
+      if (toHex(encodeRevocationPayload(r.revocation)) !== toHex(r.payload)) throw new Error('payload is not canonical')
+      if (toHex(encodeProtectedHeader(r.kid, r.credentials, REVOCATION_CONTENT_TYPE)) !== toHex(r.protectedHeader)) throw new Error('header is not canonical')
+      return r.entry
+    },
+    canonical: true,
+  },
+  {
+    name: 'parseEntry',
+    seeds: [...V.valid, ...V.revocations_valid].map((v: { entry_hex: string }) => fromHex(v.entry_hex)),
+    parse: (b) => {
+      const e = parseEntry(b)
+      return e.kind === 'statement' ? e.statement.entry : e.revocation.entry
     },
     canonical: true,
   },

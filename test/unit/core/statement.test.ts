@@ -20,6 +20,9 @@ import { loadSharedStatementVectors } from '../../helpers/vectors.ts'
 
 const V = loadSharedStatementVectors()
 const issuers = parseTrustedIssuers(V.issuers_file)
+const vectorKeys = Object.values(V.keys).filter((k: any) => typeof k?.seed_hex === 'string') as { name: string; seed_hex: string; public_hex: string; vkey?: string }[]
+const seedOf: Record<string, string> = Object.fromEntries(vectorKeys.map((k) => [k.public_hex, k.seed_hex]))
+const issuerKeys = vectorKeys.filter((k) => k.vkey !== undefined)
 
 describe('shared statement vectors (independent Go implementation)', () => {
   it('names the independent source', () => {
@@ -30,7 +33,7 @@ describe('shared statement vectors (independent Go implementation)', () => {
 
   it('derives the listed keys from SHA-256 of the seed labels', () => {
     const seeds = (V.keys.seed_labels as string[]).map((l) => toHex(sha256(new TextEncoder().encode(l))))
-    for (const k of ['issuer', 'intermediate', 'agent'] as const) {
+    for (const k of Object.keys(V.keys).filter((k) => k !== 'seed_labels')) {
       expect(seeds).toContain(V.keys[k].seed_hex)
       expect(toHex(publicKeyFromSeed(fromHex(V.keys[k].seed_hex)))).toBe(V.keys[k].public_hex)
     }
@@ -61,6 +64,9 @@ describe('shared statement vectors (independent Go implementation)', () => {
         expect(lineage.org).toBe('acme')
         expect(lineage.issuer).toBe(V.keys.issuer.name)
         expect(lineage.links.length).toBe(v.credentials_hex.length)
+        // The actor's link is its identity; every link above it is a namespace holding it.
+        expect(lineage.links.map((l) => l.role)).toEqual(lineage.links.map((_, i) => (i === 0 ? 'identity' : 'namespace')))
+        for (let i = 1; i < lineage.links.length; i++) expect(lineage.links[i - 1]!.subject.startsWith(lineage.links[i]!.subject)).toBe(true)
       })
 
       it('is rebuilt byte for byte from the seed, the fields and the credentials', async () => {
@@ -74,15 +80,13 @@ describe('shared statement vectors (independent Go implementation)', () => {
       })
 
       it('re-issues its credentials byte for byte from the issuer seeds', async () => {
-        const bySubjectKey: Record<string, string> = {
-          [V.keys.agent.public_hex]: V.keys.intermediate.seed_hex,
-        }
         const credentials = (v.credentials_hex as string[]).map((h) => parseCredential(fromHex(h)))
-        for (const c of credentials) {
-          const seedHex = c.issuer === V.keys.issuer.name ? V.keys.issuer.seed_hex : bySubjectKey[toHex(c.subjectKey)]
+        for (const [i, c] of credentials.entries()) {
+          // Credential i is signed by chain[i+1]'s key; the last by one of its issuer name's keys.
+          const signers = i + 1 < credentials.length ? [toHex(credentials[i + 1]!.subjectKey)] : issuerKeys.filter((k) => k.name === c.issuer).map((k) => k.public_hex)
           const { signature: _, ...fields } = c
-          const again = await issueCredential(fields, fromHex(seedHex!))
-          expect(toHex(encodeCredential(again))).toBe(toHex(encodeCredential(c)))
+          const again = await Promise.all(signers.map(async (pub) => toHex(encodeCredential(await issueCredential(fields, fromHex(seedOf[pub]!))))))
+          expect(again).toContain(toHex(encodeCredential(c)))
         }
       })
     })
@@ -190,7 +194,7 @@ describe('building and checking statements', () => {
     const s = parseStatement(await buildStatement(base, { seed: agentSeed, credentials: [await cred()] }))
     expect(Object.isFrozen(s.credentials[0])).toBe(true)
     const lineage = await checkStatement(s, { issuers: trusted, cache })
-    expect(lineage.links).toEqual([{ issuer: 'issuer.example', subject: 'svc:deployer', subjectKey: toHex(agentPub), notBefore: 0, notAfter: 2 ** 50 }])
+    expect(lineage.links).toEqual([{ issuer: 'issuer.example', subject: 'svc:deployer', subjectKey: toHex(agentPub), notBefore: 0, notAfter: 2 ** 50, role: 'identity' }])
     // The links of one frozen chain are shared between verdicts, so they are frozen too.
     expect((await checkStatement(s, { issuers: trusted, cache })).links).toBe(lineage.links)
     expect(Object.isFrozen(lineage.links) && Object.isFrozen(lineage.links[0])).toBe(true)

@@ -99,7 +99,7 @@ export async function agentChain(over: Partial<Credential> = {}): Promise<Creden
   ]
 }
 
-/** Returns the chain of the second agent: through the intermediate (ci.acme.example), then the issuer. */
+/** Returns the chain of the second agent: through the namespace spiffe://acme.example/agent/, then the issuer. */
 export async function agent2Chain(): Promise<Credential[]> {
   return [
     await issueCredential({ issuer: INTERMEDIATE.name, subject: AGENT2.name, subjectKey: publicKeyFromSeed(AGENT2.seed), ...WINDOW }, INTERMEDIATE.seed),
@@ -239,6 +239,7 @@ export interface SharedVector {
   entry_hex: string
   wantError?: string
   leaf_hash_hex?: string
+  want?: { actor: string }
 }
 
 /** Every shared statement vector, valid ones first. */
