@@ -52,21 +52,22 @@ function mint(name: string): SignerKey {
 }
 
 /**
- * `actlog demo`: creates a few agents of one organisation (one of them
- * credentialed through an intermediate CI issuer, as workloads often are),
+ * `actlog demo`: creates a few agents of one organisation (the workloads
+ * credentialed through the namespace `<prefix>workload/`, as CI often does),
  * and submits a realistic mix of actions with delegation chains, approvals
  * and policy decisions. Keys, credentials and every `.tlog-proof` go to `out`.
  */
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const issuer = readKeyFile(o.issuerKey)
-  const org = issuer.name.replace(/^issuer\./, '')
   const now = Date.now()
   const window = { notBefore: now - 3_600_000, notAfter: now + 30 * 86_400_000 }
   mkdirSync(join(o.out, 'keys'), { recursive: true })
   mkdirSync(join(o.out, 'proofs'), { recursive: true })
 
-  // A CI issuer vouched for by the organisation, which in turn vouches for workloads.
-  const ci = mint(`ci.${org}`)
+  // A namespace credential (its subject ends in /) from the organisation's
+  // issuer: its key issues credentials for the workloads under it, and
+  // only for those (DESIGN.md "Issuing authority").
+  const ci = mint(`${o.prefix}workload/`)
   const ciCred = await issueCredential({ issuer: issuer.name, subject: ci.name, subjectKey: ci.publicKey, ...window }, issuer.seed)
   const agent = async (path: string, viaCi: boolean, act: Agent['act']): Promise<Agent> => {
     const key = mint(`${o.prefix}${path}`)
