@@ -69,6 +69,8 @@ export const WITNESS_STATUS_OF: Readonly<Record<TlogErrorCode, number>> = Object
   OVERLOADED: 503,
   CORRUPT: 500,
   REVOKED: 403,
+  RATE_LIMITED: 429,
+  TIMEOUT: 408,
 })
 
 /**

@@ -15,6 +15,8 @@ export type TlogErrorCode =
   | 'OVERLOADED'
   | 'CORRUPT'
   | 'REVOKED'
+  | 'RATE_LIMITED'
+  | 'TIMEOUT'
 
 /** Every code, in the order the style guide lists them. */
 export const TLOG_ERROR_CODES: readonly TlogErrorCode[] = [
@@ -30,6 +32,8 @@ export const TLOG_ERROR_CODES: readonly TlogErrorCode[] = [
   'OVERLOADED',
   'CORRUPT',
   'REVOKED',
+  'RATE_LIMITED',
+  'TIMEOUT',
 ]
 
 /**

@@ -40,45 +40,36 @@ export function tlogProofText(head: Uint8Array, checkpoint: string): string {
 /**
  * Returns what a tlog-proof holds before its checkpoint (header, extra,
  * index, hashes and the empty line), which is ASCII, as bytes: the log
- * writes one into every reply, and its JSON replies copy these bytes
- * rather than build and escape the text. `json` writes each newline as
- * JSON escapes it (`\n`), the only character of the head that JSON escapes.
+ * writes one into every reply, and copies these bytes rather than build
+ * the text.
  */
-export function encodeTlogProofHead(p: Omit<TlogProof, 'checkpoint'>, json = false): Uint8Array {
+export function encodeTlogProofHead(p: Omit<TlogProof, 'checkpoint'>): Uint8Array {
   if (!Number.isSafeInteger(p.index) || p.index < 0) throw new RangeError('index must be a safe non-negative integer')
   if (p.proof.length > MAX_INCLUSION_PROOF_LINES) throw new RangeError('too many proof hashes')
   for (const h of p.proof) if (h.length !== HASH_SIZE) throw new RangeError('proof hashes are 32 bytes')
   const extra = p.extra !== undefined && p.extra.length > 0 ? p.extra : undefined
   const index = `index ${p.index}`
-  const nl = json ? 2 : 1
-  const header = json ? JSON_HEADER_LINE : HEADER_LINE
-  const size = header.length + (extra === undefined ? 0 : EXTRA_PREFIX.length + base64Length(extra.length) + nl) + index.length + nl + p.proof.length * (base64Length(HASH_SIZE) + nl) + nl
+  const size = HEADER_LINE.length + (extra === undefined ? 0 : EXTRA_PREFIX.length + base64Length(extra.length) + 1) + index.length + 1 + p.proof.length * (base64Length(HASH_SIZE) + 1) + 1
   const out = new Uint8Array(size)
-  out.set(header, 0)
-  let o = header.length
+  out.set(HEADER_LINE, 0)
+  let o = HEADER_LINE.length
   if (extra !== undefined) {
     out.set(EXTRA_PREFIX, o)
-    o = writeNewline(out, writeBase64(extra, out, o + EXTRA_PREFIX.length), json)
+    o = writeBase64(extra, out, o + EXTRA_PREFIX.length)
+    out[o++] = NEWLINE
   }
   for (let i = 0; i < index.length; i++) out[o++] = index.charCodeAt(i)
-  o = writeNewline(out, o, json)
-  for (const h of p.proof) o = writeNewline(out, writeBase64(h, out, o), json)
-  writeNewline(out, o, json)
+  out[o++] = NEWLINE
+  for (const h of p.proof) {
+    o = writeBase64(h, out, o)
+    out[o++] = NEWLINE
+  }
+  out[o] = NEWLINE
   return out
 }
 
-function writeNewline(out: Uint8Array, o: number, json: boolean): number {
-  if (json) {
-    out[o] = 0x5c
-    out[o + 1] = 0x6e
-    return o + 2
-  }
-  out[o] = 0x0a
-  return o + 1
-}
-
+const NEWLINE = 0x0a
 const HEADER_LINE = utf8(`${TLOG_PROOF_HEADER}\n`)
-const JSON_HEADER_LINE = utf8(`${TLOG_PROOF_HEADER}\\n`)
 const EXTRA_PREFIX = utf8('extra ')
 
 /**

@@ -14,6 +14,8 @@ export const STATUS_OF: Record<TlogErrorCode, number> = {
   OVERLOADED: 503,
   CORRUPT: 500,
   REVOKED: 403,
+  RATE_LIMITED: 429,
+  TIMEOUT: 408,
 }
 
 /** Seconds a client should wait before retrying after a 503. */

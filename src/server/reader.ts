@@ -221,10 +221,10 @@ export class LogReader {
     return tlogProofText(await this.tlogProofHead(index, treeSize, entry), checkpoint)
   }
 
-  /** Returns the `.tlog-proof` of entry `index` in a tree of `treeSize` up to its checkpoint, as ASCII bytes (encodeTlogProofHead; newlines escaped with `json`). */
-  async tlogProofHead(index: number, treeSize: number, entry?: Uint8Array, json = false): Promise<Uint8Array> {
+  /** Returns the `.tlog-proof` of entry `index` in a tree of `treeSize` up to its checkpoint, as ASCII bytes (encodeTlogProofHead). */
+  async tlogProofHead(index: number, treeSize: number, entry?: Uint8Array): Promise<Uint8Array> {
     const [proof, extra] = await Promise.all([this.inclusionProof(index, treeSize), entry ?? this.entry(index, treeSize)])
-    return encodeTlogProofHead({ extra, index, proof }, json)
+    return encodeTlogProofHead({ extra, index, proof })
   }
 }
 

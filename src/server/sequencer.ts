@@ -107,6 +107,11 @@ interface RecentBatch {
   indices: Map<string, number>
 }
 
+/** An entry the log did not hold when `Sequencer.find` looked: `submit` queues it (see `Sequencer.submit`). */
+export interface NewEntry {
+  submit(): Promise<Sequenced>
+}
+
 /** Listener of new checkpoints. */
 export type CheckpointListener = (checkpoint: string, treeSize: number) => void
 
@@ -267,6 +272,24 @@ export class Sequencer {
    * when the caller has it already.
    */
   async lookup(entry: Uint8Array, lh: Uint8Array = leafHash(entry)): Promise<Sequenced | undefined> {
+    const found = await this.find(entry, lh)
+    return 'submit' in found ? undefined : found
+  }
+
+  /**
+   * Returns where `entry` already is, as `lookup` does, or, when the log has
+   * never seen it, a `NewEntry` whose `submit` queues it. Whoever checks an
+   * entry between the two (admission) calls `submit` only once it passed:
+   * `submit` then reads the store again only if so many batches committed
+   * in between that the recent ring no longer holds them all.
+   */
+  async find(entry: Uint8Array, lh: Uint8Array = leafHash(entry)): Promise<Sequenced | NewEntry> {
+    const checkedAt = this.#generation
+    const known = await this.#find(lh)
+    return known ?? { submit: () => this.#submit(entry, lh, checkedAt) }
+  }
+
+  async #find(lh: Uint8Array): Promise<Sequenced | undefined> {
     const queued = this.#byKey.get(toHex(lh))
     if (queued !== undefined) return queued.promise.then((s) => ({ ...s, duplicate: true }))
     const known = await this.#locate(lh)
@@ -330,14 +353,6 @@ export class Sequencer {
     return note
   }
 
-  /**
-   * Counts committed batches. Read it before a `lookup` that finds nothing
-   * and pass it to `submit` as `checkedAt`, which then skips the store read.
-   */
-  get generation(): number {
-    return this.#generation
-  }
-
   /** Whether every batch committed after generation `since` is in the recent ring. */
   #ringCovers(since: number): boolean {
     if (since > this.#generation) return false
@@ -354,14 +369,21 @@ export class Sequencer {
   }
 
   /**
-   * Sequences `entry` (whose leaf hash is `lh`) and resolves once it is durable. The same entry
-   * submitted again (now or later) resolves to the same index. `checkedAt`,
-   * when given, is the `generation` read before a `lookup` of this entry
-   * that found nothing. Rejects with
-   * OVERLOADED when the queue is full or a batch failed transiently, and with
-   * the fatal error once the sequencer has stopped.
+   * Sequences `entry` (whose leaf hash is `lh`) and resolves once it is
+   * durable. The same entry submitted again (now or later) resolves to the
+   * same index. Rejects with OVERLOADED when the queue is full or a batch
+   * failed transiently, and with the fatal error once the sequencer has
+   * stopped.
    */
-  async submit(entry: Uint8Array, lh: Uint8Array = leafHash(entry), checkedAt?: number): Promise<Sequenced> {
+  submit(entry: Uint8Array, lh: Uint8Array = leafHash(entry)): Promise<Sequenced> {
+    return this.#submit(entry, lh, undefined)
+  }
+
+  /**
+   * `checkedAt`, when given, is the count of committed batches read before
+   * a lookup of this entry that found nothing (see `find`).
+   */
+  async #submit(entry: Uint8Array, lh: Uint8Array, checkedAt: number | undefined): Promise<Sequenced> {
     if (this.#stopped !== undefined) throw this.#stopped
     const key = toHex(lh)
     const queued = this.#byKey.get(key)

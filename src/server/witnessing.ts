@@ -14,7 +14,7 @@ import {
   type PolicyWitness,
 } from '../core/index.ts'
 import type { LogStore } from '../storage/index.ts'
-import type { CheckpointSource } from './app.ts'
+import type { CheckpointSource } from './published.ts'
 import type { LogMetrics } from './metrics.ts'
 import type { LogReader } from './reader.ts'
 import type { Sequencer } from './sequencer.ts'

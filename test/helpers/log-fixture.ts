@@ -12,7 +12,7 @@ import {
   type ActionStatement,
   type Credential,
 } from '../../src/core/index.ts'
-import { createLogApp, type CheckpointSource } from '../../src/server/app.ts'
+import { createLogApp, type CheckpointSource, type LogAppDeps } from '../../src/server/app.ts'
 import type { ConsolePage } from '../../src/server/console-page.ts'
 import { LogMetrics } from '../../src/server/metrics.ts'
 import { LogSignedCheckpoints } from '../../src/server/published.ts'
@@ -41,7 +41,7 @@ export interface Fixture {
   clock: { now: number }
 }
 
-export async function makeLog(opts: { consolePage?: ConsolePage; issuersFile?: string; now?: number; maxPending?: number; maxInFlight?: number; maxBatch?: number; maxDelayMs?: number; checkpoints?: (s: Sequencer, store: LogStore) => CheckpointSource } = {}): Promise<Fixture> {
+export async function makeLog(opts: { consolePage?: ConsolePage; issuersFile?: string; now?: number; maxPending?: number; maxInFlight?: number; maxBatch?: number; maxDelayMs?: number; checkpoints?: (s: Sequencer, store: LogStore) => CheckpointSource; deps?: Partial<LogAppDeps> } = {}): Promise<Fixture> {
   const kv = new MemoryKv()
   const faulty = new FaultyKv(kv)
   const store = new KvLogStore(faulty)
@@ -67,6 +67,7 @@ export async function makeLog(opts: { consolePage?: ConsolePage; issuersFile?: s
     maxSkewMs: 5 * 60_000,
     ...(opts.maxInFlight === undefined ? {} : { maxInFlight: opts.maxInFlight }),
     ...(opts.consolePage === undefined ? {} : { consolePage: opts.consolePage }),
+    ...opts.deps,
   })
   return { app, sequencer, store, kv, faulty, metrics, clock }
 }

@@ -12,7 +12,7 @@ import {
   verifyInclusion,
 } from '../../../src/core/index.ts'
 import { LogReader } from '../../../src/server/reader.ts'
-import { Sequencer, type Sequenced } from '../../../src/server/sequencer.ts'
+import { Sequencer, type NewEntry, type Sequenced } from '../../../src/server/sequencer.ts'
 import { FaultyKv, KvLogStore, MemoryKv, type FaultMode, type LogStore } from '../../../src/storage/index.ts'
 
 const ORIGIN = 'test.example/log'
@@ -40,6 +40,13 @@ function withLocate(locate: (inner: LogStore, hs: readonly Uint8Array[]) => Retu
     close: () => inner.close(),
     locate: (hs) => locate(inner, hs),
   }
+}
+
+/** Looks `e` up, which the log MUST not hold yet, and returns the handle that submits it. */
+async function unseen(s: Sequencer, e: Uint8Array): Promise<NewEntry> {
+  const found = await s.find(e)
+  expect('submit' in found).toBe(true)
+  return found as NewEntry
 }
 
 /** A memory store that counts its store reads (`locate` calls) of dedup lookups. */
@@ -132,26 +139,23 @@ describe('sequencer', () => {
     const { store, reads } = countingLocates()
     const s = await open(store, { maxDelayMs: 0, maxBatch: 1 })
     // Absent, and nothing committed since the lookup: no second read.
-    let at = s.generation
-    expect(await s.lookup(entry(1))).toBeUndefined()
+    let at = await unseen(s, entry(1))
     reads.n = 0
-    expect((await s.submit(entry(1), undefined, at)).index).toBe(0)
+    expect((await at.submit()).index).toBe(0)
     expect(reads.n).toBe(0)
     // Committed by someone else after the lookup: found in the recent batches.
-    at = s.generation
-    expect(await s.lookup(entry(2))).toBeUndefined()
+    at = await unseen(s, entry(2))
     const other = await s.submit(entry(2))
     reads.n = 0
-    const late = await s.submit(entry(2), undefined, at)
+    const late = await at.submit()
     expect(reads.n).toBe(0)
     expect(late).toMatchObject({ index: other.index, duplicate: true })
     // So many batches since that the ring no longer holds them: read the store again.
-    at = s.generation
-    expect(await s.lookup(entry(3))).toBeUndefined()
+    at = await unseen(s, entry(3))
     const first = await s.submit(entry(3))
     for (let i = 0; i < 300; i++) await s.submit(entry(1000 + i))
     reads.n = 0
-    const again = await s.submit(entry(3), undefined, at)
+    const again = await at.submit()
     expect(reads.n).toBe(1)
     expect(again).toMatchObject({ index: first.index, duplicate: true })
     expect(s.treeSize).toBe(303)
@@ -162,20 +166,19 @@ describe('sequencer', () => {
     let batches = 0
     const s = await open(store, { maxDelayMs: 0, maxBatch: 4096, maxPending: 20_000, onBatch: () => batches++ })
     const fill = (from: number, n: number): Promise<Sequenced[]> => Promise.all(Array.from({ length: n }, (_, i) => s.submit(entry(from + i))))
-    const at = s.generation
-    expect(await s.lookup(entry(1))).toBeUndefined()
+    const at = await unseen(s, entry(1))
     const first = await s.submit(entry(1))
     await fill(10_000, 4096)
     // 4,097 entries since the lookup: the ring holds all of them.
     reads.n = 0
-    expect(await s.submit(entry(1), undefined, at)).toMatchObject({ index: first.index, duplicate: true })
+    expect(await at.submit()).toMatchObject({ index: first.index, duplicate: true })
     expect(reads.n).toBe(0)
     batches = 0
     await fill(20_000, 16_384)
     // Far fewer batches than the ring's count bound: the entries bound dropped the first batch.
     expect(batches).toBeLessThan(100)
     reads.n = 0
-    expect(await s.submit(entry(1), undefined, at)).toMatchObject({ index: first.index, duplicate: true })
+    expect(await at.submit()).toMatchObject({ index: first.index, duplicate: true })
     expect(reads.n).toBe(1)
     expect(s.treeSize).toBe(1 + 4096 + 16_384)
   })
