@@ -15,9 +15,11 @@ import {
   type SignedStatement,
   type TrustedIssuers,
 } from '../core/index.ts'
+import type { QuotaConfig } from './config.ts'
 import type { LogMetrics } from './metrics.ts'
 import type { CheckpointSource } from './published.ts'
 import type { LogReader } from './reader.ts'
+import { Quotas } from './quotas.ts'
 import type { Sequenced, Sequencer } from './sequencer.ts'
 
 /**
@@ -32,7 +34,8 @@ import type { Sequenced, Sequencer } from './sequencer.ts'
  *  3. dedup lookup: a statement the log holds is answered as it was the
  *     first time, however old, spending nothing,
  *  4. the clock skew,
- *  5. per-identity and per-organisation quotas,
+ *  5. per-identity and per-organisation quotas (refused here by what the
+ *     statement claims, spent after step 7 by what its chain proves),
  *  6. revocation state (the `revocations` hook),
  *  7. the statement's signature and its credential chain,
  *
@@ -96,6 +99,11 @@ export interface AdmissionDeps {
   maxInFlight?: number
   /** Longest time a request body may take to arrive once its headers have, in ms (no limit when absent). */
   bodyTimeoutMs?: number
+  /**
+   * Token buckets per identity and per organisation (429 RATE_LIMITED with
+   * `Retry-After` beyond them); no quotas when absent. They run on `now`.
+   */
+  quotas?: QuotaConfig
   /** Refuses statements whose chain was revoked earlier in the log; none when absent. */
   revocations?: RevocationCheck
   /** Where unexpected errors are reported. */
@@ -125,12 +133,18 @@ export class Admission {
   readonly #deps: AdmissionDeps
   readonly #witnessWaitMs: number
   readonly #maxInFlight: number
+  readonly #quotas: Quotas | undefined
+  /** The organisation of each trusted issuer key name: what a chain claims before it is checked. */
+  readonly #orgOf: Map<string, string>
   #inFlight = 0
 
   constructor(deps: AdmissionDeps) {
     this.#deps = deps
     this.#witnessWaitMs = deps.witnessWaitMs ?? 10_000
     this.#maxInFlight = deps.maxInFlight ?? 8192
+    const { metrics } = deps
+    this.#quotas = deps.quotas === undefined ? undefined : new Quotas(deps.quotas, deps.now, (organisation, quota) => metrics.rateLimited.inc({ organisation, quota }))
+    this.#orgOf = new Map(deps.issuers.issuers.map((t) => [t.name, t.org]))
   }
 
   /**
@@ -217,9 +231,25 @@ export class Admission {
         `statement time is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'ahead of' : 'behind'} the log's clock (at most ${maxSkewMs / 1000} s allowed); check the actor's clock`,
       )
     }
+    // Refuse early what the quotas would refuse, by what the statement
+    // claims; spend only once the chain has proved who it is.
+    const actor = statement.statement.actor
+    const quotas = this.#quotas
+    quotas?.check(actor, this.#orgOf.get(statement.credentials[statement.credentials.length - 1]?.issuer ?? ''))
     await this.#deps.revocations?.check(statement, statement.credentials)
-    await checkStatement(statement, { issuers: this.#deps.issuers, cache: this.#deps.credentialCache })
-    return found.submit()
+    const { org } = await checkStatement(statement, { issuers: this.#deps.issuers, cache: this.#deps.credentialCache })
+    quotas?.spend(actor, org)
+    let seq: Sequenced
+    try {
+      seq = await found.submit()
+    } catch (e) {
+      quotas?.refund(actor, org)
+      throw e
+    }
+    // Submitted at the same time as an identical statement: it added nothing.
+    if (seq.duplicate) quotas?.refund(actor, org)
+    else this.#deps.metrics.admitted.inc({ organisation: org })
+    return seq
   }
 }
 

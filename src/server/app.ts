@@ -10,6 +10,7 @@ import type { ConsolePage } from './console-page.ts'
 import { Admission, type AdmissionDeps, type RequestBody } from './admission.ts'
 import { RETRY_AFTER_SECONDS, STATUS_OF } from './http-errors.ts'
 import type { CheckpointSource } from './published.ts'
+import { RateLimited } from './quotas.ts'
 import { addedCbor, addedJson, batchCbor, batchItemJson, batchJson, copy } from './replies.ts'
 
 const gzipAsync = promisify(gzip)
@@ -183,8 +184,9 @@ export function errorResponse(err: unknown, c: Context, logError?: (err: unknown
   if (status === 500 && isTlogError(err)) logError?.(err)
   const headers: Record<string, string> = { 'actlog-error': code }
   if (status === 503) headers['Retry-After'] = String(RETRY_AFTER_SECONDS)
+  if (err instanceof RateLimited) headers['Retry-After'] = String(err.retryAfterSeconds)
   // The request body may be partly unread: close the connection rather than
   // let a keep-alive client send its next request into the rest of it.
-  if (status === 413 || status === 415) headers['Connection'] = 'close'
+  if (status === 408 || status === 413 || status === 415) headers['Connection'] = 'close'
   return c.json({ code, message }, status as 400, headers)
 }

@@ -18,6 +18,7 @@ import {
 import { openLevelLogStore, type IndexEvent, type StoreWriteError } from '../storage/index.ts'
 import { createLogApp } from './app.ts'
 import { logConsolePage } from './console-page.ts'
+import { httpServerOptions, limitConnections } from './http-limits.ts'
 import type { LogConfig } from './config.ts'
 import { LogMetrics } from './metrics.ts'
 import { LogSignedCheckpoints } from './published.ts'
@@ -26,16 +27,6 @@ import { Sequencer } from './sequencer.ts'
 import { ed25519Workers } from './ed25519-workers.ts'
 import { nodeSha256 } from './node-sha256.ts'
 import { Witnessing } from './witnessing.ts'
-
-/**
- * Node's HTTP server limits on slow clients: 10 s to send the headers and
- * 30 s for the whole request (a 16 KiB statement, a 4 MiB batch at 140 KB/s),
- * checked every second; then Node answers 408 and closes the connection.
- * Node's defaults (60 s and 300 s, checked every 30 s) let a client that
- * trickles or stalls hold a connection for five minutes. The wait for an
- * answer (`?wait=witnessed`) is not limited: the request is complete by then.
- */
-export const HTTP_SERVER_OPTIONS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 } as const
 
 /** A running log server. */
 export interface RunningLog {
@@ -133,10 +124,13 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
     maxSkewMs: cfg.maxClockSkewMs,
     witnessWaitMs: cfg.witnessWaitMs,
     maxInFlight: cfg.maxPending,
+    bodyTimeoutMs: cfg.http.bodyTimeoutMs,
+    quotas: cfg.quotas,
     logError: (err) => log(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
     consolePage: logConsolePage({ origin: cfg.origin, logPublicKey: publicKeyFromSeed(key.seed), policyText, issuersText, log }),
   })
-  const server = serve({ fetch: app.fetch, hostname: cfg.listen.host, port: cfg.listen.port, serverOptions: HTTP_SERVER_OPTIONS })
+  const server = serve({ fetch: app.fetch, hostname: cfg.listen.host, port: cfg.listen.port, serverOptions: httpServerOptions(cfg.http) }) as Server
+  limitConnections(server, cfg.http)
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
     server.once('error', reject)
@@ -157,7 +151,7 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
       clearInterval(releaser)
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       // Idle keep-alive connections would hold close() open for their timeout.
-      ;(server as Server).closeIdleConnections()
+      server.closeIdleConnections()
       await closed
       await witnessing?.close()
       await sequencer.close()

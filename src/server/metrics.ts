@@ -32,6 +32,18 @@ export class LogMetrics {
     labelNames: ['result'],
     registers: [this.registry],
   })
+  readonly admitted = new Counter({
+    name: 'actlog_admitted_total',
+    help: 'Statements admitted and sequenced (not duplicates), by the organisation of the trusted issuer their chain ends at',
+    labelNames: ['organisation'],
+    registers: [this.registry],
+  })
+  readonly rateLimited = new Counter({
+    name: 'actlog_rate_limited_total',
+    help: 'Statements refused 429 RATE_LIMITED, by organisation and by the quota (identity or organisation) that refused',
+    labelNames: ['organisation', 'quota'],
+    registers: [this.registry],
+  })
   readonly witnessedSize = new Gauge({ name: 'actlog_witnessed_tree_size', help: 'Tree size of the newest checkpoint that meets the witness quorum', registers: [this.registry] })
   readonly witnessRequests = new Counter({
     name: 'actlog_witness_requests_total',
