@@ -2,13 +2,15 @@
  * Enforces the import boundaries of STYLE.md ("Boundaries"):
  *
  *   core -> @noble/*, cbor-x      verify -> core       storage -> core, level
+ *   client -> core, verify         mcp -> client, core, @modelcontextprotocol/sdk, ajv
  *   audit -> verify, core          server, witness -> core, storage, hono
  *   web -> verify, core (browser)
- *   cli -> verify, audit, core, server/main.ts, witness/main.ts, CLI libraries
+ *   cli -> client, mcp, verify, audit, core, server/main.ts, witness/main.ts, CLI libraries
  *
  * plus: one owner per dependency (cbor-x only in core/codec.ts, @noble/ed25519
  * only in core/sig.ts, level only in storage/level.ts, @hono/node-server only
- * in main.ts files), no Node built-ins in core or verify, nothing imports
+ * in main.ts files, @modelcontextprotocol/sdk only in mcp/), no Node built-ins
+ * in core, verify or client, nothing imports
  * cli/, scripts/ or test/, and index.ts files never `export *`.
  *
  * Usage: tsx scripts/check-imports.ts [--root <dir>]   (exit 1 on violations)
@@ -18,25 +20,29 @@ import { builtinModules } from 'node:module'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-type Layer = 'core' | 'verify' | 'storage' | 'server' | 'audit' | 'web' | 'cli' | 'witness' | 'scripts' | 'test'
+type Layer = 'core' | 'verify' | 'client' | 'mcp' | 'storage' | 'server' | 'audit' | 'web' | 'cli' | 'witness' | 'scripts' | 'test'
 
 const LAYER_DEPS: Record<Layer, Layer[]> = {
   core: [],
   verify: ['core'],
+  client: ['core', 'verify'],
+  mcp: ['client', 'core'],
   storage: ['core'],
   audit: ['verify', 'core'],
   server: ['core', 'storage'],
   web: ['verify', 'core'],
   witness: ['core', 'storage'],
-  cli: ['verify', 'audit', 'core', 'server', 'witness'],
-  scripts: ['core', 'verify', 'storage', 'server', 'audit', 'web', 'witness', 'cli'],
-  test: ['core', 'verify', 'storage', 'server', 'audit', 'web', 'witness', 'cli', 'scripts'],
+  cli: ['client', 'mcp', 'verify', 'audit', 'core', 'server', 'witness'],
+  scripts: ['core', 'verify', 'client', 'mcp', 'storage', 'server', 'audit', 'web', 'witness', 'cli'],
+  test: ['core', 'verify', 'client', 'mcp', 'storage', 'server', 'audit', 'web', 'witness', 'cli', 'scripts'],
 }
 
 // Packages each layer may import (by package name); node built-ins are handled separately.
 const LAYER_PACKAGES: Record<Layer, string[]> = {
   core: ['@noble/hashes', '@noble/ed25519', 'cbor-x'],
   verify: [],
+  client: [],
+  mcp: ['@modelcontextprotocol/sdk', 'ajv'],
   storage: ['level'],
   audit: [],
   web: [],
@@ -52,10 +58,11 @@ const OWNERS: Record<string, (file: string) => boolean> = {
   'cbor-x': (f) => f === 'src/core/codec.ts',
   '@noble/ed25519': (f) => f === 'src/core/sig.ts',
   level: (f) => f === 'src/storage/level.ts',
+  '@modelcontextprotocol/sdk': (f) => f.startsWith('src/mcp/'),
   '@hono/node-server': (f) => f.endsWith('/main.ts') && (f.startsWith('src/server/') || f.startsWith('witness/')),
 }
 
-const NO_NODE: Layer[] = ['core', 'verify', 'web']
+const NO_NODE: Layer[] = ['core', 'verify', 'web', 'client']
 
 function layerOf(file: string): Layer | undefined {
   const parts = file.split('/')
