@@ -151,7 +151,8 @@ describe('the packed package in a fresh project', () => {
     net = await makeNetwork(join(dir, 'net'))
     for (const i of [0, 1]) procs.push(await startWitnessProc(net, i))
     procs.push(await startLogProc(net))
-  })
+    // Packing, an offline install and three processes: minutes on a busy 2-core machine.
+  }, 240_000)
 
   afterAll(async () => {
     for (const p of procs) await p.kill9()
@@ -175,7 +176,7 @@ describe('the packed package in a fresh project', () => {
     const r = spawnSync(process.execPath, [TSC, '--noEmit', '-p', 'tsconfig.json'], { cwd: app, encoding: 'utf8' })
     expect(`${r.stdout}${r.stderr}`).toBe('')
     expect(r.status).toBe(0)
-  })
+  }, 120_000)
 
   it("type-checks the README's TypeScript examples against the package", () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
@@ -194,7 +195,7 @@ describe('the packed package in a fresh project', () => {
     const r = spawnSync(process.execPath, [TSC, '--noEmit', '-p', 'tsconfig.readme.json'], { cwd: app, encoding: 'utf8' })
     expect(`${r.stdout}${r.stderr}`).toBe('')
     expect(r.status).toBe(0)
-  })
+  }, 120_000)
 
   it('signs, submits to a real log, and verifies the witnessed proof from an ESM script', () => {
     writeFileSync(join(app, 'submit.mjs'), SCRIPT)
