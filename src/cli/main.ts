@@ -190,6 +190,18 @@ program
     process.exitCode = await auditCommand(o)
   })
 
+program
+  .command('mcp-gateway')
+  .description("relay an agent's MCP client to an MCP server, deciding each tools/call by an allow-list policy and logging it before forwarding it")
+  .requiredOption('--config <file>', 'the gateway configuration (JSON): log, identity, policy; see the README')
+  .option('--upstream <url>', 'a Streamable HTTP MCP server to relay to, instead of a command')
+  .argument('[command...]', 'after --: the command that starts a stdio MCP server')
+  .action(async (command: string[], o: { config: string; upstream?: string }) => {
+    // Loaded here: the MCP SDK is large, and no other command needs it.
+    const { runMcpGateway } = await import('../mcp/index.ts')
+    await runMcpGateway({ config: o.config, upstream: o.upstream, command })
+  })
+
 /** Waits for SIGINT or SIGTERM, then runs `stop` once. */
 function stopOnSignal(stop: () => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
