@@ -8,6 +8,8 @@ import {
   fromBase64,
   generateSeed,
   issueCredential,
+  isNamespace,
+  isUnderNamespace,
   isValidKeyName,
   parseCredential,
   parseSignerKey,
@@ -97,7 +99,12 @@ export interface IssueOptions {
    * subject outside it is refused here instead of by every verifier later.
    */
   namespace?: string
-  /** The issuer's own chain, when the issuer is an intermediate (its credential first). */
+  /**
+   * The issuer's own chain, when the issuer is an intermediate (its
+   * credential first). An intermediate is a namespace: its key's name ends
+   * in `/` or `:`, and it issues only subjects strictly inside it
+   * (docs/formats.md, DESIGN.md "Issuing authority").
+   */
   issuerChain?: readonly Credential[]
   /** Start of validity, ms since the epoch (default: one minute before `now`, for clock skew). */
   notBefore?: number
@@ -111,10 +118,14 @@ export interface IssueOptions {
 
 /**
  * Returns the chain `[new credential, ...issuerChain]`: the issuer signs a
- * credential binding `subject` to its key for a validity window. Throws
+ * credential binding `subject` to its key for a validity window. A subject
+ * ending in `/` or `:` gets a namespace credential (its key issues for
+ * subjects under it and never signs statements); any other subject, an
+ * identity credential (its key signs statements and never issues). Throws
  * RangeError on misuse: an issuer key that is not plain Ed25519, a subject
- * outside `namespace`, an `issuerChain` for someone else, a chain longer
- * than 4, or a window that ends before it starts.
+ * outside `namespace`, an `issuerChain` for someone else or whose issuer is
+ * not a namespace holding the subject, a chain longer than 4, or a window
+ * that ends before it starts.
  */
 export async function issueCredentialChain(issuer: SignerKey, o: IssueOptions): Promise<Credential[]> {
   if (issuer.type !== SIG_TYPE_ED25519) throw new RangeError(`the key of ${issuer.name} is not an issuer key (it has signature type ${issuer.type})`)
@@ -123,8 +134,10 @@ export async function issueCredentialChain(issuer: SignerKey, o: IssueOptions): 
   }
   const subjectKey = typeof o.subjectKey === 'string' ? parseVerifierKey(o.subjectKey).publicKey : o.subjectKey instanceof Uint8Array ? o.subjectKey : o.subjectKey.publicKey
   const parent = o.issuerChain ?? []
-  if (parent.length > 0 && parent[0]!.subject !== issuer.name) {
-    throw new RangeError(`the issuer chain is for ${parent[0]!.subject}, but the issuer key is ${issuer.name}`)
+  if (parent.length > 0) {
+    if (parent[0]!.subject !== issuer.name) throw new RangeError(`the issuer chain is for ${parent[0]!.subject}, but the issuer key is ${issuer.name}`)
+    if (!isNamespace(issuer.name)) throw new RangeError(`${issuer.name} is an identity (no trailing / or :): its key signs for itself and cannot issue credentials`)
+    if (!isUnderNamespace(o.subject, issuer.name)) throw new RangeError(`the namespace ${issuer.name} may issue only subjects strictly inside it, not ${o.subject}`)
   }
   if (parent.length + 1 > MAX_CHAIN_LENGTH) throw new RangeError(`a credential chain has at most ${MAX_CHAIN_LENGTH} credentials`)
   const now = o.now ?? Date.now()
