@@ -155,6 +155,7 @@ program
   .requiredOption('--issuers <file>', 'trusted-issuers file')
   .option('--json', 'print the verdict as JSON')
   .option('--now <time>', 'verify as of this time (RFC 3339 or ms), instead of the clock')
+  .option('--revocations <dir>', "an audit's state directory: also check the chain against the revocations that audit saw, up to its checkpoint")
   .action(async (file: string, o) => {
     process.exitCode = await verifyCommand(file, o)
   })

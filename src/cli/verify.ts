@@ -1,5 +1,15 @@
 import { readFileSync, writeFileSync } from 'node:fs'
-import { parsePolicy, parseTrustedIssuers, verifyActionProof, type ActionVerdict, type Policy, type TrustedIssuers } from '../verify/index.ts'
+import { join } from 'node:path'
+import {
+  parsePolicy,
+  parseTrustedIssuers,
+  verifyActionProof,
+  RevocationState,
+  type ActionVerdict,
+  type Policy,
+  type RevocationsSeen,
+  type TrustedIssuers,
+} from '../verify/index.ts'
 import { baseUrl, LogError } from './client.ts'
 import { UsageError } from './files.ts'
 import { parseTime } from './time.ts'
@@ -43,8 +53,9 @@ export function summarize(v: ActionVerdict): string {
     if (!v.ok) lines.push('  (what the log holds at that index; NOT proven to be signed by the actor)')
     lines.push(`  who         ${printable(s.actor)}`)
     if (v.ok) {
-      const via = v.lineage.links.slice(1).map((l) => printable(l.subject))
-      lines.push(`              key vouched for by ${printable(v.lineage.issuer)} (${printable(v.lineage.org)})${via.length > 0 ? ` via ${via.join(', ')}` : ''}`)
+      lines.push(`              key vouched for by ${printable(v.lineage.issuer)} (${printable(v.lineage.org)}), lineage:`)
+      // From the trusted issuer down: each namespace issued the link below it.
+      for (const l of [...v.lineage.links].reverse()) lines.push(`                ${l.role.padEnd(9)} ${printable(l.subject)} (key ${l.subjectKey.slice(0, 16)}…, issued by ${printable(l.issuer)})`)
     }
     lines.push(`  did         ${printable(s.action)}`)
     lines.push(`  on          ${printable(s.target)}`)
@@ -53,7 +64,13 @@ export function summarize(v: ActionVerdict): string {
     lines.push(`  policy      ${printable(s.policy.id)} v${printable(s.policy.version)}: ${printable(s.policy.decision)}`)
     if (s.delegation.length > 0) lines.push(`  on behalf   ${s.delegation.map((d) => `${printable(d.principal)} (${printable(d.scope)})`).join(' -> ')}`)
     if (s.approval !== undefined) lines.push(`  approved    by ${printable(s.approval.by)} (${printable(s.approval.ref)})`)
+    if (s.instruction !== undefined) lines.push(`  instruction sha256 ${s.instruction}`)
     lines.push(`  time        ${iso(s.time)} (the actor's clock)`)
+  }
+  if (v.ok && v.revocations !== undefined) {
+    const r = v.revocations
+    lines.push(`  revocations none of the chain's keys revoked before this entry, in the entries 0..${r.checkedTo - 1} an audit checked${r.complete ? '' : ` (NOT complete: this entry is at ${v.index}, past what the audit covers)`}`)
+    for (const x of r.suspect) lines.push(`  SUSPECT     ${printable(x.subject)} was revoked by entry ${x.index} with since ${iso(x.since!)}, before this action's time (${printable(x.reason)})`)
   }
   if (v.checkpoint !== undefined) {
     const idx = v.index !== undefined ? `index ${v.index} of ` : ''
@@ -69,8 +86,34 @@ export function summarize(v: ActionVerdict): string {
   return lines.join('\n')
 }
 
+/**
+ * Returns the revocations an audit state directory holds, with the tree
+ * size and checkpoint they are complete to. Throws UsageError naming the
+ * file when it is not an audit state.
+ */
+export function loadRevocations(stateDir: string): RevocationsSeen & { checkpointSize: number } {
+  const file = join(stateDir, 'state.json')
+  let st: { processed?: { treeSize?: unknown }; trusted?: { treeSize?: unknown; note?: unknown }; revocations?: unknown }
+  try {
+    st = JSON.parse(readFileSync(file, 'utf8')) as typeof st
+  } catch (e) {
+    throw new UsageError(`--revocations ${stateDir}: cannot read the audit state ${file}: ${(e as Error).message}`)
+  }
+  const checkedTo = st.processed?.treeSize
+  if (typeof checkedTo !== 'number' || !Number.isSafeInteger(checkedTo)) throw new UsageError(`--revocations ${stateDir}: ${file} is not an audit state`)
+  let revocations: RevocationState
+  try {
+    revocations = RevocationState.fromJSON(st.revocations ?? [])
+  } catch (e) {
+    throw new UsageError(`--revocations ${stateDir}: ${(e as Error).message}`)
+  }
+  const out: RevocationsSeen & { checkpointSize: number } = { revocations, checkedTo, checkpointSize: typeof st.trusted?.treeSize === 'number' ? st.trusted.treeSize : checkedTo }
+  if (typeof st.trusted?.note === 'string') out.checkpoint = st.trusted.note
+  return out
+}
+
 /** `actlog verify`: returns the exit status (0 valid, 1 invalid). */
-export async function verifyCommand(file: string, o: { policy: string; issuers: string; json?: boolean; now?: string }): Promise<number> {
+export async function verifyCommand(file: string, o: { policy: string; issuers: string; json?: boolean; now?: string; revocations?: string }): Promise<number> {
   let proof: Uint8Array
   try {
     proof = readFileSync(file)
@@ -78,9 +121,15 @@ export async function verifyCommand(file: string, o: { policy: string; issuers: 
     throw new UsageError(`cannot read the proof ${file}: ${(e as Error).message}`)
   }
   const trust = loadTrust(o.policy, o.issuers)
-  const opts = o.now === undefined ? trust : { ...trust, now: parseTime(o.now, '--now') }
+  const opts: Parameters<typeof verifyActionProof>[1] = o.now === undefined ? { ...trust } : { ...trust, now: parseTime(o.now, '--now') }
+  const seen = o.revocations === undefined ? undefined : loadRevocations(o.revocations)
+  if (seen !== undefined) opts.revocations = seen
   const verdict = await verifyActionProof(proof, opts)
   console.log(o.json === true ? JSON.stringify(verdict, null, 2) : summarize(verdict))
+  if (seen !== undefined && o.json !== true) {
+    const which = seen.checkedTo === seen.checkpointSize ? `its checkpoint of ${seen.checkedTo} entries` : `entry ${seen.checkedTo - 1} of its checkpoint of ${seen.checkpointSize} entries (a partial audit)`
+    console.log(`revocations from the audit state ${o.revocations}, complete to ${which}${seen.checkpoint !== undefined ? `:\n${seen.checkpoint.split('\n').slice(0, 3).map((l) => `    ${printable(l)}`).join('\n')}` : ''}`)
+  }
   return verdict.ok ? 0 : 1
 }
 

@@ -236,6 +236,7 @@ export {
 export {
   buildRevocation,
   checkRevocation,
+  checkRevocationAuthority,
   encodeRevocationPayload,
   pairKey,
   parseRevocation,

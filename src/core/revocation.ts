@@ -169,6 +169,14 @@ export async function checkRevocation(r: SignedRevocation, ctx: RevocationContex
   if (!(await verify(r.kid, sigStructure(r.protectedHeader, r.payload), r.signature))) {
     throw new TlogError('BAD_SIGNATURE', "the revoker's signature on the revocation does not verify")
   }
+  return checkRevocationAuthority(r, ctx)
+}
+
+/**
+ * checkRevocation without the revoker's signature, for callers that
+ * verified it already (the auditor checks a bundle's signatures at once).
+ */
+export async function checkRevocationAuthority(r: SignedRevocation, ctx: RevocationContext): Promise<RevocationVerdict> {
   const { subject, key } = r.revocation
   if (r.credentials.length === 0) {
     const keyed = ctx.issuers.issuers.filter((t) => bytesEqual(t.publicKey, r.kid))

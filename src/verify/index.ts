@@ -7,7 +7,7 @@
 export { MAX_COSIGNATURE_SKEW_MS, REASONS, REASON_CODES, isReasonCode, type ReasonCode } from './reasons.ts'
 export { createVerifyCache, type VerifyCache, type VerifyCacheOptions, type VerifyCacheStats } from './cache.ts'
 export { verifyCheckpoint, type VerifyCheckpointOptions } from './checkpoint.ts'
-export { decodeStatement, verifyActionProof, type VerifyActionProofOptions } from './verify.ts'
+export { decodeStatement, verifyActionProof, type RevocationsSeen, type VerifyActionProofOptions } from './verify.ts'
 export { verifyCheckpointConsistency, type VerifyConsistencyOptions } from './consistency.ts'
 export { runtimeInfo, type RuntimeInfo } from './runtime.ts'
 export type {
@@ -20,6 +20,7 @@ export type {
   DecodedDelegationLink,
   DecodedPolicyDecision,
   DecodedStatement,
+  RevocationFindings,
   VerifiedCheckpoint,
   WitnessCosignature,
 } from './verdict.ts'
@@ -27,12 +28,15 @@ export type {
 // one import: the bare hash checks behind the verdicts, and the parsers for
 // configuration texts.
 export {
+  RevocationState,
   parsePolicy,
   parseTrustedIssuers,
   verifyConsistency,
   verifyInclusion,
   type CredentialLineage,
   type LineageLink,
+  type LinkRole,
   type Policy,
+  type RevocationRecord,
   type TrustedIssuers,
 } from '../core/index.ts'

@@ -22,6 +22,7 @@
  * | `BAD_STATEMENT_SIGNATURE` | The actor's signature on the statement does not verify under its key (`kid`). |
  * | `UNTRUSTED_CREDENTIAL` | The credential chain does not tie the actor to a trusted issuer: unknown issuer, statement time outside a credential's window, subject or key not bound to the actor, broken chain, or actor outside the issuer's subject prefix. |
  * | `BAD_CREDENTIAL_SIGNATURE` | A credential's signature does not verify (by the next credential's key, or by any trusted key of the issuer it names). |
+ * | `REVOKED` | Only when revocations are given (an audit's state): the credential chain holds a (subject, key) pair that a revocation entry logged before this entry revoked. |
  * | `INCONSISTENT` | Two checkpoints are not of one append-only log: different origins, the old one larger, or the consistency proof fails (equal sizes need equal roots). |
  *
  * One exception to the order: a proof without `extra` is refused with
@@ -44,6 +45,7 @@ export const REASONS = {
   BAD_STATEMENT_SIGNATURE: "the actor's signature on the statement does not verify",
   UNTRUSTED_CREDENTIAL: 'the credential chain does not tie the actor to a trusted issuer',
   BAD_CREDENTIAL_SIGNATURE: 'a credential signature in the chain does not verify',
+  REVOKED: 'the credential chain holds a (subject, key) pair revoked by an earlier log entry',
   INCONSISTENT: 'the two checkpoints are not of one append-only log',
 } as const
 

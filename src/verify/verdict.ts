@@ -1,4 +1,4 @@
-import type { CredentialLineage } from '../core/index.ts'
+import type { CredentialLineage, RevocationRecord } from '../core/index.ts'
 import type { ReasonCode } from './reasons.ts'
 
 /**
@@ -72,6 +72,8 @@ export interface DecodedStatement {
   /** The on-behalf-of chain, outermost first; empty when the statement has none. */
   delegation: DecodedDelegationLink[]
   approval?: { by: string; ref: string }
+  /** SHA-256 of the instruction (prompt, trigger, ticket) that caused the action, hex, when present. */
+  instruction?: string
   /** The actor's clock, in milliseconds since the Unix epoch. */
   time: number
   /** The statement nonce, hex. */
@@ -88,8 +90,30 @@ export interface ActionVerdictOk extends VerifiedCheckpoint {
   /** The RFC 6962 leaf hash of the entry, hex. */
   leafHash: string
   statement: DecodedStatement
-  /** The credential chain's lineage, from the actor to the trusted issuer. */
+  /** The credential chain's lineage, from the actor to the trusted issuer; each link says its role (identity or namespace). */
   lineage: CredentialLineage
+  /** Set when revocations were given: what they say about this entry. */
+  revocations?: RevocationFindings
+}
+
+/** What the revocations an audit saw say about an accepted entry. */
+export interface RevocationFindings {
+  /** The revocations cover the log entries below this index (the audit's processed tree size). */
+  checkedTo: number
+  /** The checkpoint the audit's state is complete to, when it names one. */
+  checkpoint?: string
+  /**
+   * True when every entry before this one was covered, so no revocation
+   * logged before it was missed; false when the entry lies at or past
+   * `checkedTo` (revocations between the two are unknown to this state).
+   */
+  complete: boolean
+  /**
+   * Revocations logged after the entry, of a pair its chain holds, whose
+   * `since` is at or before the entry's time: the entry stays valid (log
+   * order decides) but is suspect.
+   */
+  suspect: RevocationRecord[]
 }
 
 /**

@@ -8,8 +8,10 @@ import {
   parseTlogProof,
   toHex,
   verifyInclusion,
+  RevocationState,
   type CredentialLineage,
   type Policy,
+  type RevocationRecord,
   type SignedStatement,
   type TlogProof,
   type TrustedIssuers,
@@ -18,7 +20,20 @@ import { cacheState, type VerifyCache } from './cache.ts'
 import { checkCheckpoint, describeError, isRefusal } from './checkpoint.ts'
 import { resolveIssuers, resolveNow, resolvePolicy } from './config.ts'
 import type { ReasonCode } from './reasons.ts'
-import type { ActionVerdict, ActionVerdictFailed, DecodedStatement } from './verdict.ts'
+import type { ActionVerdict, ActionVerdictFailed, DecodedStatement, RevocationFindings } from './verdict.ts'
+
+/**
+ * Revocations an audit saw (its state directory holds them): those logged
+ * in the entries [0, checkedTo). An offline proof alone cannot show a
+ * revocation logged after it was made; this is what makes the answer
+ * complete up to the audit's checkpoint.
+ */
+export interface RevocationsSeen {
+  revocations: RevocationState | readonly RevocationRecord[]
+  checkedTo: number
+  /** The checkpoint (note text) the audit was complete to, reported back. */
+  checkpoint?: string
+}
 
 /** Options of verifyActionProof. */
 export interface VerifyActionProofOptions {
@@ -30,6 +45,8 @@ export interface VerifyActionProofOptions {
   now?: number
   /** A cache from createVerifyCache, shared across a batch of proofs. */
   cache?: VerifyCache
+  /** Revocations to check the chain against (step 8); without them no revocation is checked. */
+  revocations?: RevocationsSeen
 }
 
 /** Returns the statement's payload and key in the verdict's JSON-friendly form. */
@@ -50,6 +67,7 @@ export function decodeStatement(s: SignedStatement): DecodedStatement {
     actorKey: toHex(s.kid),
   }
   if (st.approval !== undefined) out.approval = { by: st.approval.by, ref: st.approval.ref }
+  if (st.instruction !== undefined) out.instruction = toHex(st.instruction)
   return out
 }
 
@@ -75,8 +93,11 @@ export function decodeStatement(s: SignedStatement): DecodedStatement {
  * 5. the entry is a strict action statement (MALFORMED_STATEMENT);
  * 6. the actor's signature on it (BAD_STATEMENT_SIGNATURE);
  * 7. the credential chain to a trusted issuer, the statement time inside
- *    every credential's window (UNTRUSTED_CREDENTIAL,
- *    BAD_CREDENTIAL_SIGNATURE).
+ *    every credential's window, each link above the actor a namespace
+ *    holding the one below (UNTRUSTED_CREDENTIAL, BAD_CREDENTIAL_SIGNATURE);
+ * 8. only when `revocations` are given: no pair of the chain was revoked
+ *    by an entry before this one (REVOKED); later revocations whose `since`
+ *    the statement's time reaches are reported as suspect, not refused.
  *
  * Never throws on attacker-controlled input (the proof). Throws TypeError
  * on misuse, and parsePolicy's or parseTrustedIssuers' TlogError when
@@ -163,7 +184,23 @@ export async function verifyActionProof(proofText: string | Uint8Array, opts: Ve
     return fail(reason, `credential chain: ${describeError(e)}`)
   }
 
-  return {
+  // 8. Revocations an audit saw, when given.
+  let findings: RevocationFindings | undefined
+  if (opts.revocations !== undefined) {
+    const seen = opts.revocations
+    const rs = seen.revocations instanceof RevocationState ? seen.revocations : RevocationState.fromJSON(seen.revocations)
+    const revoked = rs.revokedAt(signed.credentials, proof.index)
+    if (revoked !== undefined) {
+      return fail(
+        'REVOKED',
+        `revocation: ${revoked.subject} with key ${revoked.key} was revoked by log entry ${revoked.index} (${revoked.reason}), before this entry at ${proof.index}`,
+      )
+    }
+    findings = { checkedTo: seen.checkedTo, complete: proof.index < seen.checkedTo, suspect: rs.suspectFor(signed.credentials, signed.statement.time, proof.index) }
+    if (seen.checkpoint !== undefined) findings.checkpoint = seen.checkpoint
+  }
+
+  const ok: ActionVerdict = {
     ok: true,
     ...cp.verified,
     index: proof.index,
@@ -171,4 +208,6 @@ export async function verifyActionProof(proofText: string | Uint8Array, opts: Ve
     statement: got.statement,
     lineage,
   }
+  if (findings !== undefined) ok.revocations = findings
+  return ok
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { checkLogEntry, parseEntry, parseTrustedIssuers, RevocationState } from '../../../src/core/index.ts'
 import {
   cosignatureSigner,
   ed25519Signer,
@@ -121,6 +122,7 @@ describe('reason codes', () => {
       'BAD_STATEMENT_SIGNATURE',
       'UNTRUSTED_CREDENTIAL',
       'BAD_CREDENTIAL_SIGNATURE',
+      'REVOKED',
       'INCONSISTENT',
     ])
     for (const c of REASON_CODES) {
@@ -632,5 +634,53 @@ describe('the shared statement vectors, each logged and wrapped in a proof', () 
         await refused(p, want)
       }
     })
+  })
+})
+
+describe('the shared log-order sequences, with the revocations an audit saw', () => {
+  const issuers = parseTrustedIssuers(ISSUERS_TEXT)
+  for (const seq of SHARED.sequences as { name: string; entries_hex: string[]; want: string[] }[]) {
+    it(`${seq.name}: each statement's verdict given the revocations before it`, async () => {
+      const entries = seq.entries_hex.map(fromHex)
+      const l = await buildLog(entries)
+      // The revocations that took effect, as an auditor of this log records them (core decides).
+      const state = new RevocationState()
+      for (const [i, e] of entries.entries()) {
+        try {
+          const got = await checkLogEntry(parseEntry(e), i, { issuers, revocations: state })
+          if (got.kind === 'revocation') state.add(got.record)
+        } catch {
+          // Refused entries take no effect.
+        }
+      }
+      const seen = { revocations: state.toJSON(), checkedTo: entries.length, checkpoint: l.note }
+      for (const [i, e] of entries.entries()) {
+        if (parseEntry(e).kind !== 'statement') continue
+        const want = seq.want[i] === 'ok' ? 'ok' : seq.want[i] === 'REVOKED' ? 'REVOKED' : 'UNTRUSTED_CREDENTIAL'
+        const v = await verify(await l.proof(i), { revocations: seen })
+        expect(v.ok ? 'ok' : v.reason, `entry ${i}`).toBe(want)
+        if (v.ok) {
+          expect(v.revocations).toMatchObject({ checkedTo: entries.length, complete: true, checkpoint: l.note })
+          // Without the audit's revocations, the proof alone cannot show a later revocation.
+        } else {
+          expect(v.message).toMatch(/revoked by log entry \d+/)
+          expect((await verify(await l.proof(i))).ok).toBe(true)
+        }
+      }
+    })
+  }
+
+  it('reports a statement logged before a revocation naming an earlier since as suspect, not revoked', async () => {
+    const seq = (SHARED.sequences as { name: string; entries_hex: string[] }[]).find((s) => /since/.test(s.name))!
+    const entries = seq.entries_hex.map(fromHex)
+    const l = await buildLog(entries)
+    const state = new RevocationState()
+    const got = await checkLogEntry(parseEntry(entries[1]!), 1, { issuers, revocations: state })
+    if (got.kind === 'revocation') state.add(got.record)
+    const v = await accepted(await l.proof(0), { revocations: { revocations: state, checkedTo: 1 } })
+    expect(v.revocations?.suspect.map((r) => r.index)).toEqual([1])
+    // The state covers entries below 1 only: it cannot be complete for entry 2.
+    const later = await verify(await l.proof(2), { revocations: { revocations: new RevocationState(), checkedTo: 1 } })
+    expect(later.ok && later.revocations?.complete).toBe(false)
   })
 })
