@@ -1,13 +1,17 @@
 import {
   CompactRange,
   bytesEqual,
+  chainOf,
   checkCredentialChain,
+  checkRevocationAuthority,
   consistencyProof,
   createCredentialCache,
   fromBase64,
   isTlogError,
   leafHash,
-  parseStatement,
+  parseEntry,
+  revocationRecord,
+  RevocationState,
   sha256,
   sigStructure,
   toBase64,
@@ -16,15 +20,18 @@ import {
   verifyBatch,
   verifyConsistency,
   type CredentialCache,
+  type LogEntry,
   type Policy,
-  type SignedStatement,
+  type RevocationRecord,
   type TrustedIssuers,
 } from '../core/index.ts'
 import { decodeStatement, verifyCheckpoint, type CheckpointSummary } from '../verify/index.ts'
 import { bundlesBetween, TileClient } from './http.ts'
 import { RecordFiles, toRecord } from './records.ts'
 import { loadState, saveStateAsync, writeAtomic, type AuditState } from './state.ts'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileStem, type AuditRecord } from './records.ts'
 
 /**
  * The partner auditor: follows a log through its tiles, checks every new
@@ -74,7 +81,7 @@ export interface AuditProgress {
 
 /** What went wrong, with the evidence a person (or a court) can check. */
 export interface AuditProblem {
-  kind: 'bad-checkpoint' | 'rollback' | 'split-view' | 'stale-view' | 'entry-mismatch' | 'root-mismatch' | 'bad-statement'
+  kind: 'bad-checkpoint' | 'rollback' | 'split-view' | 'stale-view' | 'entry-mismatch' | 'root-mismatch' | 'bad-statement' | 'revoked-entry'
   message: string
   evidence: Record<string, unknown>
   /** The report file written to the state directory. */
@@ -92,6 +99,8 @@ export type AuditOutcome =
       processedThisRun: number
       counts: Record<string, number>
       otherIssuers: number
+      /** Revocations that took effect in the entries processed, by revoked subject, each with its suspect entries. */
+      revocations: Record<string, (RevocationRecord & { suspect: number[] })[]>
       reportFile?: string
     }
   | { ok: false; problem: AuditProblem }
@@ -163,6 +172,7 @@ async function run(o: AuditOptions): Promise<AuditOutcome> {
   const target = o.maxEntries === undefined ? cp.treeSize : Math.min(cp.treeSize, start + o.maxEntries)
   const edge = CompactRange.fromHashes(start, state.processed.edge.map(fromBase64))
   const records = new RecordFiles(o.stateDir, state.files)
+  const revocations = RevocationState.fromJSON(state.revocations ?? [])
   const credCache = createCredentialCache(10_000)
   const issuerNames = new Set(o.issuers.issuers.map((i) => i.name))
   const startedAt = performance.now()
@@ -185,7 +195,7 @@ async function run(o: AuditOptions): Promise<AuditOutcome> {
   let saving: Promise<void> = Promise.resolve()
   const save = async (): Promise<void> => {
     await saving
-    const snapshot: AuditState = { ...state, counts: { ...state.counts } }
+    const snapshot: AuditState = { ...state, counts: { ...state.counts }, revocations: revocations.toJSON() }
     const files = records.flushAsync()
     saving = files.then((f) => {
       state.files = f
@@ -194,7 +204,7 @@ async function run(o: AuditOptions): Promise<AuditOutcome> {
     saving.catch(() => {})
   }
   const finish = async (p: NonNullable<typeof pending>): Promise<void> => {
-    await finishBundle(o, p.prepared, note, records, state, issuerNames, credCache)
+    await finishBundle(o, p.prepared, note, records, state, revocations, issuerNames, credCache)
     records.seal()
     state.processed = { treeSize: p.end, edge: p.edge }
     // Save every 8 bundles (2,048 entries, a fraction of a second of work) or
@@ -240,6 +250,12 @@ async function run(o: AuditOptions): Promise<AuditOutcome> {
   if (pending !== undefined) await finish(pending)
   await save()
   await saving
+  // Suspects are found once their revocation is seen, in the records of the
+  // entries before it: every record is on disk now.
+  if (findSuspects(o.stateDir, state, revocations)) {
+    state.revocations = revocations.toJSON()
+    await saveStateAsync(o.stateDir, state)
+  }
   const complete = state.processed.treeSize === cp.treeSize
   if (complete && !bytesEqual(edge.root(), root)) {
     stop('root-mismatch', `the ${cp.treeSize} entries served in the entry bundles hash to a root other than the checkpoint's`, {
@@ -255,6 +271,7 @@ async function run(o: AuditOptions): Promise<AuditOutcome> {
     processedThisRun: state.processed.treeSize - start,
     counts: { ...state.counts },
     otherIssuers: state.otherIssuers,
+    revocations: revocationsBySubject(revocations, state),
   }
   if (complete) {
     const reportFile = join(o.stateDir, 'report.json')
@@ -270,6 +287,7 @@ async function run(o: AuditOptions): Promise<AuditOutcome> {
           filter,
           records: state.counts,
           otherIssuers: state.otherIssuers,
+          revocations: outcome.revocations,
           at: new Date(now()).toISOString(),
         },
         null,
@@ -327,20 +345,20 @@ async function compareWitness(o: AuditOptions, client: TileClient, url: string, 
   o.onWarning?.(`the log's checkpoint (${cp.treeSize}) lags what witness ${url} cosigned (${w.treeSize}); the larger tree extends it`)
 }
 
-/** One bundle's statements, parsed, with their signature checks under way. */
+/** One bundle's entries, parsed, with their signature checks under way. */
 interface Prepared {
   items: { index: number; entry: Uint8Array; leaf: Uint8Array }[]
-  parsed: SignedStatement[]
+  parsed: LogEntry[]
   signatures: Promise<boolean[]>
 }
 
-/** Parses a bundle's statements (a log must refuse any that does not parse) and starts checking their signatures. */
+/** Parses a bundle's entries (a log must refuse any that does not parse) and starts checking their signatures. */
 function prepareBundle(items: Prepared['items'], note: string): Prepared {
-  const parsed: SignedStatement[] = items.map((it) => {
+  const parsed: LogEntry[] = items.map((it) => {
     try {
-      return parseStatement(it.entry)
+      return parseEntry(it.entry)
     } catch (e) {
-      return stop('bad-statement', `entry ${it.index} is not a valid action statement (${isTlogError(e) ? `${e.code}: ${e.message}` : String(e)}): the log accepted an entry it must refuse`, {
+      return stop('bad-statement', `entry ${it.index} is not a valid action statement or revocation (${isTlogError(e) ? `${e.code}: ${e.message}` : String(e)}): the log accepted an entry it must refuse`, {
         index: it.index,
         checkpoint: note,
         entry: toBase64(it.entry),
@@ -350,7 +368,10 @@ function prepareBundle(items: Prepared['items'], note: string): Prepared {
   // All of a bundle's checks at once: a worker pool then splits them between
   // its threads, where a window of a few dozen kept one thread busy at a time.
   const signatures = verifyBatch(
-    parsed.map((s) => ({ publicKey: s.kid, message: sigStructure(s.protectedHeader, s.payload), signature: s.signature })),
+    parsed.map((e) => {
+      const s = e.kind === 'statement' ? e.statement : e.revocation
+      return { publicKey: s.kid, message: sigStructure(s.protectedHeader, s.payload), signature: s.signature }
+    }),
     parsed.length,
   )
   // Awaited later, in order; a rejection must not go unhandled meanwhile.
@@ -359,10 +380,13 @@ function prepareBundle(items: Prepared['items'], note: string): Prepared {
 }
 
 /**
- * Finishes the checks of one bundle: the actor's signatures, and the
- * credential chain when it ends at an issuer this auditor trusts. A chain
- * ending at another organisation's issuer cannot be judged here and is
- * counted, not recorded. Matching actions are recorded.
+ * Finishes the checks of one bundle, entry by entry in log order: no pair
+ * of the entry's chain revoked by an earlier entry (else the log
+ * misbehaved), the signer's signature, and the credential chain (or the
+ * revoker's authority) when it ends at an issuer this auditor trusts. A
+ * chain ending at another organisation's issuer cannot be judged here and
+ * is counted, not recorded. Matching actions are recorded; revocations
+ * take effect for the entries after them.
  */
 async function finishBundle(
   o: AuditOptions,
@@ -370,16 +394,48 @@ async function finishBundle(
   note: string,
   records: RecordFiles,
   state: AuditState,
+  revocations: RevocationState,
   issuerNames: Set<string>,
   cache: CredentialCache,
 ): Promise<void> {
   const sigs = await p.signatures
   for (let i = 0; i < p.items.length; i++) {
     const it = p.items[i]!
-    const s = p.parsed[i]!
-    if (!sigs[i]) {
-      stop('bad-statement', `entry ${it.index}: the actor's signature does not verify: the log accepted a statement it must refuse`, { index: it.index, checkpoint: note, entry: toBase64(it.entry) })
+    const e = p.parsed[i]!
+    const revoked = revocations.revokedAt(chainOf(e), it.index)
+    if (revoked !== undefined) {
+      stop('revoked-entry', `entry ${it.index} was sequenced after entry ${revoked.index} revoked ${revoked.subject} (key ${revoked.key}), whose key its chain holds: the log accepted an entry it must refuse`, {
+        index: it.index,
+        revocationIndex: revoked.index,
+        revocation: revoked,
+        checkpoint: note,
+        entry: toBase64(it.entry),
+      })
     }
+    if (!sigs[i]) {
+      stop('bad-statement', `entry ${it.index}: the ${e.kind === 'statement' ? "actor's" : "revoker's"} signature does not verify: the log accepted an entry it must refuse`, { index: it.index, checkpoint: note, entry: toBase64(it.entry) })
+    }
+    if (e.kind === 'revocation') {
+      const r = e.revocation
+      const trusted = r.credentials.length === 0 ? o.issuers.issuers.some((t) => bytesEqual(t.publicKey, r.kid)) : issuerNames.has(r.credentials[r.credentials.length - 1]!.issuer)
+      if (!trusted) {
+        state.otherIssuers++
+        continue
+      }
+      let authority
+      try {
+        authority = (await checkRevocationAuthority(r, { issuers: o.issuers, cache })).authority
+      } catch (err) {
+        stop('bad-statement', `entry ${it.index}: the revocation's authority does not hold (${isTlogError(err) ? `${err.code}: ${err.message}` : String(err)}): the log accepted a revocation it must refuse`, {
+          index: it.index,
+          checkpoint: note,
+          entry: toBase64(it.entry),
+        })
+      }
+      revocations.add(revocationRecord(it.index, r, authority))
+      continue
+    }
+    const s = e.statement
     const last = s.credentials[s.credentials.length - 1]!
     if (!issuerNames.has(last.issuer)) {
       state.otherIssuers++
@@ -388,8 +444,8 @@ async function finishBundle(
     let lineage
     try {
       lineage = await checkCredentialChain(s.credentials, { actor: s.statement.actor, kid: s.kid, time: s.statement.time, issuers: o.issuers, cache })
-    } catch (e) {
-      stop('bad-statement', `entry ${it.index}: the credential chain does not hold (${isTlogError(e) ? `${e.code}: ${e.message}` : String(e)}): the log accepted a statement it must refuse`, {
+    } catch (err) {
+      stop('bad-statement', `entry ${it.index}: the credential chain does not hold (${isTlogError(err) ? `${err.code}: ${err.message}` : String(err)}): the log accepted a statement it must refuse`, {
         index: it.index,
         checkpoint: note,
         entry: toBase64(it.entry),
@@ -402,4 +458,40 @@ async function finishBundle(
     records.add(st.actor, toRecord(it.index, toHex(it.leaf), decodeStatement(s), lineage))
     state.counts[st.actor] = (state.counts[st.actor] ?? 0) + 1
   }
+}
+
+/**
+ * Finds the suspects of every revocation naming a `since` that has none
+ * yet: the recorded entries before it, of an identity its subject is or
+ * holds, whose lineage has the revoked pair and whose time is at or after
+ * `since`. Reads the identities' JSON Lines records. Returns true when it
+ * added any to `state.suspects`.
+ */
+function findSuspects(stateDir: string, state: AuditState, revocations: RevocationState): boolean {
+  const todo = revocations.toJSON().filter((r) => r.since !== undefined && state.suspects?.[r.index] === undefined)
+  if (todo.length === 0) return false
+  state.suspects ??= {}
+  for (const r of todo) {
+    const found: number[] = []
+    const namespace = r.subject.endsWith('/') || r.subject.endsWith(':')
+    for (const identity of Object.keys(state.counts)) {
+      if (identity !== r.subject && !(namespace && identity.startsWith(r.subject))) continue
+      const file = join(stateDir, 'records', `${fileStem(identity)}.jsonl`)
+      if (!existsSync(file)) continue
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        if (line === '') continue
+        const rec = JSON.parse(line) as AuditRecord
+        if (rec.index < r.index && rec.time >= r.since! && rec.lineage?.some((l) => l.subject === r.subject && l.key === r.key)) found.push(rec.index)
+      }
+    }
+    state.suspects[r.index] = found.sort((a, b) => a - b)
+  }
+  return true
+}
+
+/** Returns the revocations by revoked subject, each with its suspect entries. */
+function revocationsBySubject(revocations: RevocationState, state: AuditState): Record<string, (RevocationRecord & { suspect: number[] })[]> {
+  const out: Record<string, (RevocationRecord & { suspect: number[] })[]> = {}
+  for (const r of revocations.toJSON()) (out[r.subject] ??= []).push({ ...r, suspect: state.suspects?.[r.index] ?? [] })
+  return out
 }

@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { CredentialLineage, DecodedStatement } from '../verify/index.ts'
+import type { CredentialLineage, DecodedStatement, LinkRole } from '../verify/index.ts'
 
 /**
  * Per-identity records of an audit, as JSON Lines and CSV (one file pair
@@ -26,9 +26,17 @@ export interface AuditRecord {
   policy: DecodedStatement['policy']
   delegation: DecodedStatement['delegation']
   approval?: DecodedStatement['approval']
+  /** SHA-256 of the instruction (prompt, trigger, ticket) behind the action, hex, when the statement has one. */
+  instruction?: string
   /** The trusted issuer at the root of the actor's chain, and its organisation. */
   issuer: string
   org: string
+  /**
+   * The credential lineage from the actor up: each link's role, subject and
+   * key (hex). A revocation names one (subject, key) pair; this is what
+   * tells which records it touches.
+   */
+  lineage: { role: LinkRole; subject: string; key: string }[]
 }
 
 /** Returns the record of a verified statement. */
@@ -47,12 +55,14 @@ export function toRecord(index: number, leafHash: string, s: DecodedStatement, l
     delegation: s.delegation,
     issuer: lineage.issuer,
     org: lineage.org,
+    lineage: lineage.links.map((l) => ({ role: l.role, subject: l.subject, key: l.subjectKey })),
   }
   if (s.approval !== undefined) r.approval = s.approval
+  if (s.instruction !== undefined) r.instruction = s.instruction
   return r
 }
 
-export const CSV_HEADER = 'index,leaf_hash,time,actor,action,target,tool,policy_id,policy_version,decision,delegation,approval,issuer,org\n'
+export const CSV_HEADER = 'index,leaf_hash,time,actor,action,target,tool,policy_id,policy_version,decision,delegation,approval,issuer,org,instruction\n'
 
 /**
  * Returns one CSV field (RFC 4180 quoting). A field starting with = + - @
@@ -75,7 +85,7 @@ export function csvLine(r: AuditRecord): string {
   const p = r.policy
   return (
     `${r.index},${csvField(r.leafHash)},${csvField(r.timeIso)},${csvField(r.actor)},${csvField(r.action)},${csvField(r.target)},${csvField(r.tool)},` +
-    `${csvField(p.id)},${csvField(p.version)},${csvField(p.decision)},${csvField(delegation)},${csvField(approval)},${csvField(r.issuer)},${csvField(r.org)}\n`
+    `${csvField(p.id)},${csvField(p.version)},${csvField(p.decision)},${csvField(delegation)},${csvField(approval)},${csvField(r.issuer)},${csvField(r.org)},${r.instruction ?? ''}\n`
   )
 }
 

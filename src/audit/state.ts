@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { mkdir, open, rename } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { RevocationRecord } from '../core/index.ts'
 
 /**
  * The auditor's state directory: what it has verified so far, so that a
@@ -29,6 +30,18 @@ export interface AuditState {
   otherIssuers: number
   /** Options the state was built with: a resumed run must use the same filters. */
   filter: { actor?: string; org?: string; since?: number }
+  /**
+   * Revocations that took effect in the processed entries, in log order
+   * (RevocationState.toJSON): what `actlog verify --revocations` reads,
+   * complete to `processed.treeSize`.
+   */
+  revocations?: RevocationRecord[]
+  /**
+   * For each revocation naming a `since` (by its index), the indices of the
+   * recorded entries before it whose chain holds the revoked pair and whose
+   * time is at or after `since`: valid, but suspect.
+   */
+  suspects?: Record<string, number[]>
 }
 
 const FILE = 'state.json'

@@ -31,6 +31,12 @@ function report(r: AuditOutcome, state: string): number {
   if (r.complete) console.log(`every action up to checkpoint ${r.checkpoint.treeSize} (root ${r.checkpoint.rootHash}) of ${printable(r.checkpoint.origin)} is recorded`)
   else console.log(`run again to continue from entry ${r.processed}`)
   for (const [id, n] of ids) console.log(`  ${String(n).padStart(7)}  ${printable(id)}`)
+  for (const [subject, revs] of Object.entries(r.revocations)) {
+    for (const x of revs) {
+      const since = x.since === undefined ? '' : `, compromise suspected since ${new Date(x.since).toISOString()}: ${x.suspect.length} earlier action(s) suspect${x.suspect.length > 0 ? ` (indices ${x.suspect.slice(0, 10).join(', ')}${x.suspect.length > 10 ? ', …' : ''})` : ''}`
+      console.log(`  REVOKED  ${printable(subject)} key ${x.key.slice(0, 16)}… by entry ${x.index} (${x.authority}: ${printable(x.reason)})${since}`)
+    }
+  }
   if (r.otherIssuers > 0) console.log(`  ${String(r.otherIssuers).padStart(7)}  actions credentialed by issuers you do not trust (other organisations; signatures checked)`)
   console.log(`records in ${state}/records/, report in ${r.reportFile ?? `${state}/state.json`}`)
   return 0

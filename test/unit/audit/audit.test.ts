@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildStatement, parsePolicy, parseTrustedIssuers, sha256, utf8 } from '../../../src/core/index.ts'
+import { buildStatement, fromHex, parsePolicy, parseTrustedIssuers, sha256, utf8 } from '../../../src/core/index.ts'
+import { loadSharedStatementVectors } from '../../helpers/vectors.ts'
 import { audit, csvField, type AuditOptions } from '../../../src/audit/index.ts'
 import { ISSUERS_FILE, ACTOR, AGENT_SEED, agentCredential, statement } from '../../helpers/log-fixture.ts'
 import { RIG_POLICY, RiggedLog, buildTree } from '../../helpers/rigged-log.ts'
@@ -164,5 +165,64 @@ describe('auditor against a rigged log', () => {
     expect(csvField('a,b')).toBe('"a,b"')
     expect(csvField('plain')).toBe('plain')
     expect(csvField('-1')).toBe("'-1")
+  })
+})
+
+describe('auditor and the shared log-order sequences (revocations)', () => {
+  const V = loadSharedStatementVectors()
+  const sharedIssuers = parseTrustedIssuers(V.issuers_file)
+  const sequences = V.sequences as { name: string; entries_hex: string[]; want: string[] }[]
+
+  for (const seq of sequences) {
+    it(`${seq.name}: ${seq.want.join(', ')}`, async () => {
+      const entries = seq.entries_hex.map(fromHex)
+      rig.tree = await buildTree(entries)
+      const dir = stateDir()
+      const r = await audit(opts(dir, { issuers: sharedIssuers }))
+      const firstBad = seq.want.findIndex((w) => w !== 'ok')
+      if (firstBad === -1) {
+        expect(r.ok && r.complete, JSON.stringify(r)).toBe(true)
+        if (!r.ok) return
+        const revs = Object.values(r.revocations).flat()
+        expect(revs.length).toBeGreaterThan(0)
+        // verify --revocations reads this state: complete to the whole tree.
+        const st = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'))
+        expect(st.processed.treeSize).toBe(entries.length)
+        expect(st.revocations.map((x: { index: number }) => x.index)).toEqual(revs.map((x) => x.index))
+        return
+      }
+      // A log that sequenced what it must refuse: the auditor stops with evidence.
+      expect(r.ok).toBe(false)
+      if (r.ok) return
+      expect(r.problem.evidence.index).toBe(firstBad)
+      if (seq.want[firstBad] === 'REVOKED') {
+        expect(r.problem.kind).toBe('revoked-entry')
+        expect(typeof r.problem.evidence.revocationIndex).toBe('number')
+        expect(r.problem.evidence.revocationIndex as number).toBeLessThan(firstBad)
+        expect(r.problem.message).toMatch(new RegExp(`entry ${firstBad} .*after entry ${r.problem.evidence.revocationIndex as number}`))
+        expect(JSON.parse(readFileSync(r.problem.reportFile, 'utf8')).evidence.revocationIndex).toBe(r.problem.evidence.revocationIndex)
+        // The entries before it were fine: the auditor of that prefix finds nothing wrong.
+        rig.tree = await buildTree(entries.slice(0, firstBad))
+        expect((await audit(opts(stateDir(), { issuers: sharedIssuers }))).ok).toBe(true)
+      } else {
+        expect(r.problem.kind).toBe('bad-statement')
+      }
+    })
+  }
+
+  it('marks the earlier entries at or after since as suspect, in records and report', async () => {
+    const seq = sequences.find((s) => /since/.test(s.name))!
+    const entries = seq.entries_hex.map(fromHex).slice(0, 2)
+    rig.tree = await buildTree(entries)
+    const dir = stateDir()
+    const r = await audit(opts(dir, { issuers: sharedIssuers }))
+    expect(r.ok).toBe(true)
+    if (!r.ok) return
+    const [rev] = Object.values(r.revocations).flat()
+    expect(rev).toMatchObject({ index: 1, authority: 'self', suspect: [0] })
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))
+    expect(report.revocations[rev!.subject][0].suspect).toEqual([0])
+    const rec = JSON.parse(readFileSync(join(dir, 'records', `${encodeURIComponent(rev!.subject)}.jsonl`), 'utf8').trim())
+    expect(rec.lineage[0]).toMatchObject({ role: 'identity', subject: rev!.subject, key: rev!.key })
   })
 })

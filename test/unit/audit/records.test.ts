@@ -17,6 +17,7 @@ describe('audit records', () => {
           { principal: 'svc:planner', scope: 'payments' },
         ],
         approval: { by: 'user:bob@fixture.example', ref: 'TICKET-42' },
+        instruction: new Uint8Array(32).fill(0x5a),
       }),
     )
     const r = toRecord(7, leaf, decodeStatement(s), lineage)
@@ -38,12 +39,14 @@ describe('audit records', () => {
         ],
         issuer: 'issuer.fixture.example',
         org: 'fixture',
+        lineage: [],
         approval: { by: 'user:bob@fixture.example', ref: 'TICKET-42' },
+        instruction: '5a'.repeat(32),
       }),
     )
     expect(csvLine(r)).toBe(
       `7,${leaf},2027-01-02T03:04:05.006Z,${ACTOR},payments.transfer,acct:DE${'7'.padStart(20, '0')},mcp://tools.fixture.example/payments@1.0.0,` +
-        'payments-limit,7,allow,user:alice@fixture.example (payments:transfer) > svc:planner (payments),user:bob@fixture.example (TICKET-42),issuer.fixture.example,fixture\n',
+        `payments-limit,7,allow,user:alice@fixture.example (payments:transfer) > svc:planner (payments),user:bob@fixture.example (TICKET-42),issuer.fixture.example,fixture,${'5a'.repeat(32)}\n`,
     )
   })
 
@@ -55,6 +58,7 @@ describe('audit records', () => {
     expect(r.policy).toEqual({ id: 'payments-limit', version: '7', decision: 'allow' })
     expect(Object.keys(JSON.parse(JSON.stringify(r)) as object)).not.toContain('approval')
     expect(csvLine(r)).toContain(`,"'=cmd,""x""",'-tool,`)
-    expect(csvLine(r).endsWith(',,,issuer.fixture.example,fixture\n')).toBe(true)
+    expect(csvLine(r).endsWith(',,,issuer.fixture.example,fixture,\n')).toBe(true)
+    expect(Object.keys(JSON.parse(JSON.stringify(r)) as object)).not.toContain('instruction')
   })
 })
