@@ -1,7 +1,11 @@
 import {
   SIG_TYPE_COSIGNATURE_V1,
   SIG_TYPE_ED25519,
+  MAX_CHAIN_LENGTH,
+  bytesEqual,
   generateSeed,
+  isNamespace,
+  isUnderNamespace,
   issueCredential,
   isValidKeyName,
   parseVerifierKey,
@@ -63,13 +67,25 @@ export async function issueCredentialCommand(o: IssueOptions): Promise<Credentia
   const notBefore = o.notBefore === undefined ? now - 60_000 : parseTime(o.notBefore, '--not-before')
   const notAfter = o.notAfter !== undefined ? parseTime(o.notAfter, '--not-after') : notBefore + parseDuration(o.validFor ?? '90d', '--valid-for')
   if (notAfter < notBefore) throw new UsageError('--not-after is before --not-before')
-  const cred = await issueCredential({ issuer: issuer.name, subject: o.subject, subjectKey, notBefore, notAfter }, issuer.seed)
   const parent = o.chain === undefined ? [] : readCredentialFile(o.chain)
-  if (parent.length > 0 && parent[0]!.subject !== issuer.name) {
-    throw new UsageError(`--chain ${o.chain} is for ${parent[0]!.subject}, but the issuer key is ${issuer.name}`)
+  // Refused before anything is signed: a credential the chain rule refuses
+  // must never exist (DESIGN.md "Issuing authority").
+  if (parent.length > 0) {
+    const own = parent[0]!
+    if (own.subject !== issuer.name) throw new UsageError(`--chain ${o.chain} is for ${own.subject}, but the issuer key is ${issuer.name}`)
+    if (!bytesEqual(own.subjectKey, issuer.publicKey)) throw new UsageError(`--chain ${o.chain} binds ${own.subject} to another key than ${o.issuerKey}`)
+    if (!isNamespace(own.subject)) {
+      throw new UsageError(
+        `${own.subject} is an identity credential (its subject does not end in / or :): its key signs its own actions and never issues credentials. Ask the issuer of a namespace (e.g. ${own.subject.replace(/[^/:]*$/, '')}) to issue this one`,
+      )
+    }
+    if (!isUnderNamespace(o.subject, own.subject)) {
+      throw new UsageError(`${o.subject} is outside the namespace ${own.subject}: its key may issue only subjects that start with ${own.subject} and are longer`)
+    }
   }
+  if (parent.length + 1 > MAX_CHAIN_LENGTH) throw new UsageError(`a credential chain has at most ${MAX_CHAIN_LENGTH} credentials`)
+  const cred = await issueCredential({ issuer: issuer.name, subject: o.subject, subjectKey, notBefore, notAfter }, issuer.seed)
   const chain = [cred, ...parent]
-  if (chain.length > 4) throw new UsageError('a credential chain has at most 4 credentials')
   writeCredentialFile(o.out, chain, `credential chain of ${o.subject}, issued by ${issuer.name}`)
   return chain
 }

@@ -6,6 +6,7 @@ import { LogError } from './client.ts'
 import { runDemo } from './demo.ts'
 import { UsageError } from './files.ts'
 import { KEY_KINDS, issueCredentialCommand, keygen } from './keys.ts'
+import { revoke } from './revoke.ts'
 import { submit } from './submit.ts'
 import { proofCommand, verifyCommand } from './verify.ts'
 import { auditCommand } from './audit.ts'
@@ -34,12 +35,12 @@ program
 
 program
   .command('issue-credential')
-  .description("sign a credential binding an actor (or an intermediate issuer) to its key")
+  .description("sign a credential binding an actor (or a namespace, a subject ending in / or :) to its key")
   .requiredOption('--issuer-key <file>', "the issuer's key")
-  .requiredOption('--subject <id>', 'the identity the credential is for (e.g. spiffe://acme.example/agent/payments)')
+  .requiredOption('--subject <id>', 'the identity the credential is for (e.g. spiffe://acme.example/agents/payments), or a namespace whose key issues under it (spiffe://acme.example/agents/)')
   .option('--subject-key <file>', "the subject's key file (its public key is bound)")
   .option('--subject-vkey <vkey>', "the subject's verifier key, instead of its key file")
-  .option('--chain <file>', "the issuer's own credential chain, when the issuer is an intermediate")
+  .option('--chain <file>', "the issuer's own credential chain, when the issuer is a namespace key (not a trusted issuer)")
   .option('--not-before <time>', 'start of validity (RFC 3339 or ms); default: now')
   .option('--not-after <time>', 'end of validity (RFC 3339 or ms)')
   .option('--valid-for <duration>', 'validity when --not-after is not given', '90d')
@@ -107,6 +108,7 @@ program
   .option('--on-behalf-of <principal=scope>', 'a delegation link, outermost first (repeatable)', collect)
   .option('--approved-by <who>', 'who approved the action')
   .option('--approval-ref <ref>', 'the approval record')
+  .option('--instruction-file <file>', 'the prompt, trigger or ticket that caused the action; its SHA-256 is logged, never the text')
   .option('--out <file>', 'where to write the .tlog-proof (default: <index>.tlog-proof)')
   .option('--wait-witnessed', 'wait until a checkpoint meeting the witness quorum covers the entry')
   .action(async (o) => {
@@ -145,6 +147,24 @@ program
     console.log(`submitted ${r.submitted} actions (indices ${r.firstIndex}..${r.lastIndex})`)
     for (const [actor, n] of Object.entries(r.byActor)) console.log(`  ${n.toString().padStart(5)}  ${actor}`)
     console.log(`proofs in ${r.proofs}`)
+  })
+
+program
+  .command('revoke')
+  .description('revoke a (subject, key) pair: sign a revocation entry, submit it to the log, and write its .tlog-proof')
+  .requiredOption('--log <url>', 'the log URL')
+  .requiredOption('--subject <id>', 'the revoked subject (an identity, or a namespace ending in / or :)')
+  .requiredOption('--key <vkey|file>', "the revoked key: its verifier key, or a key file")
+  .requiredOption('--reason <text>', 'why, for people (1 to 1,024 bytes)')
+  .option('--since <time>', 'earliest suspected compromise (RFC 3339 or ms): earlier actions at or after it are reported as suspect')
+  .requiredOption('--signer-key <file>', "the revoker's key: the revoked key itself, a namespace key above it, or a trusted issuer key")
+  .option('--chain <file>', "the revoker's credential chain (none for a trusted issuer key)")
+  .option('--out <file>', 'where to write the .tlog-proof (default: <index>.tlog-proof)')
+  .option('--wait-witnessed', 'wait until a checkpoint meeting the witness quorum covers the entry')
+  .action(async (o) => {
+    const r = await revoke(o)
+    console.log(`revoked ${o.subject} from index ${r.index + 1} on: the revocation is logged at index ${r.index} (leaf ${r.leafHash})`)
+    console.log(`proof written to ${r.file}`)
   })
 
 program

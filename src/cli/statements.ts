@@ -14,6 +14,10 @@ export interface ActionInput {
   policy: { id: string; version: string; decision: string; ref?: string }
   delegation?: { principal: string; scope: string; grant?: string }[]
   approval?: { by: string; ref: string }
+  /** Hex SHA-256 of the instruction (prompt, trigger, ticket) that caused the action. */
+  instruction?: string
+  /** A file holding the instruction; its SHA-256 becomes `instruction`. The text never enters the log. */
+  instructionFile?: string
 }
 
 function hex(s: string, what: string, len?: number): Uint8Array {
@@ -48,6 +52,8 @@ export function statementFor(actor: string, a: ActionInput, now: number): Action
     })
   }
   if (a.approval !== undefined) s.approval = { by: a.approval.by, ref: a.approval.ref }
+  if (a.instruction !== undefined) s.instruction = hex(a.instruction, 'instruction', 32)
+  else if (a.instructionFile !== undefined) s.instruction = sha256(readFileSync(a.instructionFile))
   return s
 }
 

@@ -20,6 +20,7 @@ export interface SubmitOptions {
   onBehalfOf?: string[]
   approvedBy?: string
   approvalRef?: string
+  instructionFile?: string
   out?: string
   waitWitnessed?: boolean
 }
@@ -62,6 +63,7 @@ export async function submit(o: SubmitOptions): Promise<AddReply & { file?: stri
   } else {
     action = fromFlags(o)
   }
+  if (o.instructionFile !== undefined) action = { ...action, instructionFile: o.instructionFile }
   const entry = await signAction(readKeyFile(o.key), readCredentialFile(o.credentials), action, Date.now())
   const reply = await submitStatement(o.log, entry, { waitWitnessed: o.waitWitnessed === true })
   const file = o.out ?? `${reply.index}.tlog-proof`
