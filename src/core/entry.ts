@@ -1,4 +1,4 @@
-import type { CredentialCache, CredentialLineage } from './credential.ts'
+import type { Credential, CredentialCache, CredentialLineage } from './credential.ts'
 import { TlogError } from './errors.ts'
 import { STATEMENT_CONTENT_TYPE } from './hash.ts'
 import type { TrustedIssuers } from './policy.ts'
@@ -40,7 +40,7 @@ export interface LogEntryContext {
  * `index`, naming the revocation's index; the cheap check, so it comes
  * before any signature is verified.
  */
-export function checkNotRevoked(chain: SignedStatement['credentials'], index: number, revocations: RevocationState, what = 'entry'): void {
+export function checkNotRevoked(chain: readonly Credential[], index: number, revocations: RevocationState, what = 'entry'): void {
   const r = revocations.revokedAt(chain, index)
   if (r !== undefined) {
     throw new TlogError('REVOKED', `the ${what}'s chain holds ${r.subject} with key ${r.key.slice(0, 16)}…, revoked by log entry ${r.index} (${r.reason})`)
