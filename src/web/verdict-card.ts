@@ -47,6 +47,7 @@ export function lineageList(l: CredentialLineage): HTMLElement {
     h(
       'li',
       {},
+      h('span', { class: 'role' }, `${k.role} `),
       code(k.subject),
       h('span', { class: 'muted' }, ` key ${k.subjectKey.slice(0, 16)}…`),
       h('br'),
