@@ -9,9 +9,12 @@ import {
   leafHash,
   parseCheckpoint,
   parseNote,
-  parseStatement,
+  checkRevocation,
+  parseEntry,
   type Credential,
   type CredentialCache,
+  type RevocationAuthority,
+  type SignedRevocation,
   type SignedStatement,
   type TrustedIssuers,
 } from '../core/index.ts'
@@ -20,7 +23,7 @@ import type { LogMetrics } from './metrics.ts'
 import type { CheckpointSource } from './published.ts'
 import type { LogReader } from './reader.ts'
 import { Quotas } from './quotas.ts'
-import type { Sequenced, Sequencer } from './sequencer.ts'
+import type { NewEntry, Sequenced, Sequencer } from './sequencer.ts'
 
 /**
  * Admission: the one path a submission takes, from its request body to its
@@ -73,7 +76,13 @@ export interface RequestBody {
  * before the revocation), and a revoked chain costs no verification.
  */
 export interface RevocationCheck {
-  check(statement: SignedStatement, chain: readonly Credential[]): void | Promise<void>
+  check(entry: SignedStatement | SignedRevocation, chain: readonly Credential[]): void | Promise<void>
+  /**
+   * Hears the authority a revocation entry was admitted with (after its
+   * signature and authority were checked); without it, the log takes no
+   * revocation entries (415).
+   */
+  admitted?(revocation: SignedRevocation, authority: RevocationAuthority): void
 }
 
 /** What admission needs. */
@@ -218,19 +227,22 @@ export class Admission {
    * memory is what the collector copies and promotes).
    */
   async #admit(entry: Uint8Array, lh: Uint8Array): Promise<Sequenced> {
-    const statement = parseStatement(entry)
-    // A statement already in the log is answered as it was the first time,
+    // Dispatched on the content type: an action statement or a revocation.
+    const parsed = parseEntry(entry)
+    // An entry already in the log is answered as it was the first time,
     // however old it is now: resubmission is how clients recover lost replies.
     const found = await this.#deps.sequencer.find(entry, lh)
     if (!('submit' in found)) return found
     const { now, maxSkewMs } = this.#deps
-    const skew = statement.statement.time - now()
+    const skew = (parsed.kind === 'statement' ? parsed.statement.statement.time : parsed.revocation.revocation.time) - now()
     if (Math.abs(skew) > maxSkewMs) {
       throw new TlogError(
         'STALE',
-        `statement time is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'ahead of' : 'behind'} the log's clock (at most ${maxSkewMs / 1000} s allowed); check the actor's clock`,
+        `${parsed.kind} time is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'ahead of' : 'behind'} the log's clock (at most ${maxSkewMs / 1000} s allowed); check the actor's clock`,
       )
     }
+    if (parsed.kind === 'revocation') return this.#admitRevocation(parsed.revocation, found)
+    const statement = parsed.statement
     // Refuse early what the quotas would refuse, by what the statement
     // claims; spend only once the chain has proved who it is.
     const actor = statement.statement.actor
@@ -249,6 +261,24 @@ export class Admission {
     // Submitted at the same time as an identical statement: it added nothing.
     if (seq.duplicate) quotas?.refund(actor, org)
     else this.#deps.metrics.admitted.inc({ organisation: org })
+    return seq
+  }
+
+  /**
+   * A revocation entry: not revoked itself (a revoked namespace cannot
+   * revoke), its signature and authority (DESIGN.md "Revocation entries"),
+   * then the queue, where the sequencer decides it in index order with the
+   * entries around it. Revocations spend no quota: they are rare, and a
+   * revocation must never wait behind the revoked agent's own traffic.
+   */
+  async #admitRevocation(r: SignedRevocation, found: NewEntry): Promise<Sequenced> {
+    const hook = this.#deps.revocations
+    if (hook?.admitted === undefined) throw new TlogError('UNSUPPORTED_MEDIA_TYPE', 'this log takes action statements only, no revocation entries')
+    await hook.check(r, r.credentials)
+    const v = await checkRevocation(r, { issuers: this.#deps.issuers, cache: this.#deps.credentialCache })
+    hook.admitted(r, v.authority)
+    const seq = await found.submit()
+    if (!seq.duplicate) this.#deps.metrics.admitted.inc({ organisation: v.org })
     return seq
   }
 }

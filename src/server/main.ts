@@ -23,6 +23,7 @@ import type { LogConfig } from './config.ts'
 import { LogMetrics } from './metrics.ts'
 import { LogSignedCheckpoints } from './published.ts'
 import { LogReader } from './reader.ts'
+import { LogRevocations } from './revocations.ts'
 import { Sequencer } from './sequencer.ts'
 import { ed25519Workers } from './ed25519-workers.ts'
 import { nodeSha256 } from './node-sha256.ts'
@@ -69,6 +70,13 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
   const issuers = parseTrustedIssuers(issuersText)
   const policyText = cfg.policyFile === undefined ? undefined : readFileSync(cfg.policyFile, 'utf8')
   const store = await openLevelLogStore(cfg.dataDir, (e) => log(describeIndexEvent(e)))
+  let revocations: LogRevocations
+  try {
+    revocations = await LogRevocations.open(cfg.dataDir, store, issuers, (from, to) => log(`reading entries ${from} to ${to - 1} for the revocation state`))
+  } catch (e) {
+    await store.close()
+    throw e
+  }
   const metrics = new LogMetrics()
   // One reader for the sequencer and the app: the sequencer teaches it the
   // hashes of each new batch, which the proofs in the replies then use.
@@ -81,6 +89,7 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
     maxBatch: cfg.batch.maxEntries,
     maxDelayMs: cfg.batch.maxDelayMs,
     maxPending: cfg.maxPending,
+    inOrder: revocations,
     onFatal: opts.onFatal ?? ((err) => log(`fatal storage error: ${String(err)}`)),
     onWriteError: writeErrorReporter(log),
     onBatch: ({ entries, commitMs }) => {
@@ -126,6 +135,7 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
     maxInFlight: cfg.maxPending,
     bodyTimeoutMs: cfg.http.bodyTimeoutMs,
     quotas: cfg.quotas,
+    revocations,
     logError: (err) => log(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
     consolePage: logConsolePage({ origin: cfg.origin, logPublicKey: publicKeyFromSeed(key.seed), policyText, issuersText, log }),
   })
@@ -155,6 +165,7 @@ export async function startLog(cfg: LogConfig, opts: StartOptions = {}): Promise
       await closed
       await witnessing?.close()
       await sequencer.close()
+      revocations.close()
       await store.close()
     },
   }

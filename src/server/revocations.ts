@@ -17,6 +17,7 @@ import {
   type RevocationAuthority,
   type RevocationRecord,
   type SignedRevocation,
+  type SignedStatement,
   type TrustedIssuers,
 } from '../core/index.ts'
 import type { LogStore } from '../storage/index.ts'
@@ -24,7 +25,8 @@ import type { LogStore } from '../storage/index.ts'
 /**
  * The log's revocation state (DESIGN.md "Revocation entries"): which
  * (subject, key) pairs revocation entries in the log have revoked, and from
- * which index on.
+ * which index on. It is admission's `revocations` hook and the sequencer's
+ * `inOrder` check.
  *
  * Two checks use it. Admission refuses, before any signature is verified, a
  * submission whose chain holds a pair revoked by a committed entry. And the
@@ -139,9 +141,9 @@ export class LogRevocations {
     return this.#state.toJSON()
   }
 
-  /** Throws REVOKED when `chain` holds a pair a committed revocation revoked (admission's early check). */
-  check(chain: readonly Credential[]): void {
-    checkNotRevoked(chain, Number.MAX_SAFE_INTEGER, this.#state, 'submission')
+  /** Throws REVOKED when `chain` holds a pair a committed revocation revoked (admission's early check, its `revocations` hook). */
+  check(entry: SignedStatement | SignedRevocation, chain: readonly Credential[]): void {
+    checkNotRevoked(chain, Number.MAX_SAFE_INTEGER, this.#state, 'statement' in entry ? 'statement' : 'revocation')
   }
 
   /** Remembers the authority admission found for a revocation, until the sequencer records it. */
@@ -228,3 +230,4 @@ export class LogRevocations {
     }
   }
 }
+

@@ -65,6 +65,19 @@ export interface SequencerOptions {
   onBatch?: (info: { entries: number; commitMs: number; treeSize: number }) => void
   /** Reads tiles for past checkpoints; by default a reader over `store`. */
   reader?: LogReader
+  /**
+   * Decides each batch's entries again in index order, as they take their
+   * indices (the revocation state: a revocation and an entry it revokes,
+   * admitted at once, are never both sequenced after it); refused entries
+   * are answered with their error and take no index.
+   */
+  inOrder?: InOrderCheck
+}
+
+/** A check of a batch's entries in index order, and its effect once the batch is durable (see revocations.ts). */
+export interface InOrderCheck {
+  decideBatch(entries: readonly Uint8Array[], firstIndex: number): { refusals: (Error | undefined)[] }
+  commit(decision: ReturnType<InOrderCheck['decideBatch']>, treeSize: number, entries: readonly Uint8Array[]): void
 }
 
 /** What a submitter learns once its entry is durably sequenced. */
@@ -123,6 +136,7 @@ export class Sequencer {
   readonly #maxDelayMs: number
   readonly #maxPending: number
   readonly #onFatal: (err: unknown) => void
+  readonly #inOrder: InOrderCheck | undefined
   readonly #onWriteError: SequencerOptions['onWriteError']
   readonly #onBatch: SequencerOptions['onBatch']
   readonly #reader: LogReader
@@ -158,6 +172,7 @@ export class Sequencer {
     this.#onWriteError = opts.onWriteError
     this.#onBatch = opts.onBatch
     this.#reader = opts.reader ?? new LogReader(opts.store)
+    this.#inOrder = opts.inOrder
     if (!Number.isInteger(this.#maxBatch) || this.#maxBatch < 1) throw new RangeError('maxBatch must be a positive integer')
     if (!(this.#maxDelayMs >= 0)) throw new RangeError('maxDelayMs must be >= 0')
     if (!Number.isInteger(this.#maxPending) || this.#maxPending < 1) throw new RangeError('maxPending must be a positive integer')
@@ -461,11 +476,31 @@ export class Sequencer {
     }
   }
 
-  async #writeBatch(items: Pending[]): Promise<void> {
+  async #writeBatch(all: Pending[]): Promise<void> {
     // Every item was checked against the store and the recent batches after
     // its last await in submit(), and #byKey keeps one item per entry, so the
     // batch holds only entries the log does not have.
     const oldSize = this.#edge.size
+    // Decided in index order, synchronously: nothing else takes an index
+    // between this decision and the commit below.
+    const decision = this.#inOrder?.decideBatch(
+      all.map((it) => it.entry),
+      oldSize,
+    )
+    let items = all
+    if (decision !== undefined && decision.refusals.some((r) => r !== undefined)) {
+      items = []
+      all.forEach((it, i) => {
+        const refused = decision.refusals[i]
+        if (refused === undefined) {
+          items.push(it)
+          return
+        }
+        this.#byKey.delete(it.key)
+        it.reject(refused)
+      })
+      if (items.length === 0) return
+    }
     const { edge, written } = appendToEdge(
       this.#edge,
       items.map((it) => it.leafHash),
@@ -486,6 +521,13 @@ export class Sequencer {
       checkpoint: note,
     })
     const commitMs = performance.now() - started
+    if (decision !== undefined) {
+      this.#inOrder!.commit(
+        decision,
+        edge.size,
+        items.map((it) => it.entry),
+      )
+    }
     this.#edge = edge
     this.#range = range
     this.#rootHash = root

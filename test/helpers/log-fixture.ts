@@ -17,6 +17,7 @@ import type { ConsolePage } from '../../src/server/console-page.ts'
 import { LogMetrics } from '../../src/server/metrics.ts'
 import { LogSignedCheckpoints } from '../../src/server/published.ts'
 import { LogReader } from '../../src/server/reader.ts'
+import { LogRevocations } from '../../src/server/revocations.ts'
 import { Sequencer } from '../../src/server/sequencer.ts'
 import { FaultyKv, KvLogStore, MemoryKv, type LogStore } from '../../src/storage/index.ts'
 
@@ -41,13 +42,31 @@ export interface Fixture {
   clock: { now: number }
 }
 
-export async function makeLog(opts: { consolePage?: ConsolePage; issuersFile?: string; now?: number; maxPending?: number; maxInFlight?: number; maxBatch?: number; maxDelayMs?: number; checkpoints?: (s: Sequencer, store: LogStore) => CheckpointSource; deps?: Partial<LogAppDeps> } = {}): Promise<Fixture> {
+export async function makeLog(
+  opts: {
+    consolePage?: ConsolePage
+    issuersFile?: string
+    now?: number
+    maxPending?: number
+    maxInFlight?: number
+    maxBatch?: number
+    maxDelayMs?: number
+    maxSkewMs?: number
+    /** A directory for the log's revocation state: with it the log takes revocation entries and refuses revoked chains. */
+    revocationsDir?: string
+    checkpoints?: (s: Sequencer, store: LogStore) => CheckpointSource
+    deps?: Partial<LogAppDeps>
+  } = {},
+): Promise<Fixture> {
   const kv = new MemoryKv()
   const faulty = new FaultyKv(kv)
   const store = new KvLogStore(faulty)
   const clock = { now: opts.now ?? Date.now() }
   const metrics = new LogMetrics()
+  const issuers = parseTrustedIssuers(opts.issuersFile ?? ISSUERS_FILE)
+  const revocations = opts.revocationsDir === undefined ? undefined : await LogRevocations.open(opts.revocationsDir, store, issuers)
   const sequencer = await Sequencer.open({
+    ...(revocations === undefined ? {} : { inOrder: revocations }),
     store,
     origin: ORIGIN,
     signer: ed25519Signer(ORIGIN, LOG_SEED),
@@ -59,12 +78,13 @@ export async function makeLog(opts: { consolePage?: ConsolePage; issuersFile?: s
     sequencer,
     store,
     reader: new LogReader(store),
-    issuers: parseTrustedIssuers(opts.issuersFile ?? ISSUERS_FILE),
+    issuers,
     credentialCache: createCredentialCache(1000),
     metrics,
     checkpoints: opts.checkpoints?.(sequencer, store) ?? new LogSignedCheckpoints(sequencer, store),
     now: () => clock.now,
-    maxSkewMs: 5 * 60_000,
+    maxSkewMs: opts.maxSkewMs ?? 5 * 60_000,
+    ...(revocations === undefined ? {} : { revocations }),
     ...(opts.maxInFlight === undefined ? {} : { maxInFlight: opts.maxInFlight }),
     ...(opts.consolePage === undefined ? {} : { consolePage: opts.consolePage }),
     ...opts.deps,

@@ -10,7 +10,7 @@ describe('admission', () => {
       deps: {
         revocations: {
           check(s, chain) {
-            seen.push(s)
+            seen.push(s as SignedStatement)
             expect(chain).toBe(s.credentials)
             if (revoked) throw new TlogError('UNTRUSTED', 'revoked (test hook)')
           },

@@ -63,8 +63,8 @@ describe('log revocation state', () => {
     const { r } = await decideAll(entries.slice(0, 2), 2)
     const d = r.decideBatch([entries[2]!], 2)
     expect(d.refusals[0]?.message).toMatch(/revoked by log entry 1/)
-    const chain = (await import('../../../src/core/index.ts')).parseStatement(entries[2]!).credentials
-    expect(() => r.check(chain)).toThrow(expect.objectContaining({ code: 'REVOKED' }))
+    const s = (await import('../../../src/core/index.ts')).parseStatement(entries[2]!)
+    expect(() => r.check(s, s.credentials)).toThrow(expect.objectContaining({ code: 'REVOKED' }))
   })
 
   it('is rebuilt from the stored entries when its record is missing', async () => {
