@@ -146,6 +146,7 @@ program
     if (tty) process.stderr.write('\n')
     console.log(`submitted ${r.submitted} actions (indices ${r.firstIndex}..${r.lastIndex})`)
     for (const [actor, n] of Object.entries(r.byActor)) console.log(`  ${n.toString().padStart(5)}  ${actor}`)
+    if (r.revoked !== undefined) console.log(`revoked ${r.revoked.subject} at index ${r.revoked.index}; its next action was refused: ${r.revoked.refused}`)
     console.log(`proofs in ${r.proofs}`)
   })
 

@@ -18,7 +18,9 @@ const ACTLOG = fileURLToPath(new URL('./actlog.js', import.meta.url))
 const ORIGIN = 'localhost/actlog'
 const ISSUER = 'issuer.acme.example'
 const PREFIX = 'spiffe://acme.example/'
-const AGENT = `${PREFIX}agent/payments`
+/** The demo organisation's agents live in a namespace: the issuer vouches for its key, which vouches for each agent. */
+const AGENTS = `${PREFIX}agents/`
+const AGENT = `${AGENTS}payments`
 
 interface Layout {
   dir: string
@@ -27,6 +29,8 @@ interface Layout {
   policy: string
   issuers: string
   issuerKey: string
+  namespaceKey: string
+  namespaceCred: string
   agentKey: string
   agentCred: string
   action: string
@@ -45,6 +49,8 @@ function layout(dir: string, port: number): Layout {
     policy: join(dir, 'policy.txt'),
     issuers: join(dir, 'issuers.txt'),
     issuerKey: join(dir, 'keys', 'issuer.key'),
+    namespaceKey: join(dir, 'demo', 'agents-namespace.key'),
+    namespaceCred: join(dir, 'demo', 'agents-namespace.cred'),
     agentKey: join(dir, 'demo', 'payments-agent.key'),
     agentCred: join(dir, 'demo', 'payments-agent.cred'),
     action: join(dir, 'demo', 'payment.json'),
@@ -63,6 +69,7 @@ async function setup(l: Layout): Promise<void> {
   ensureKey('log', ORIGIN, l.log.key)
   for (const w of l.witnesses) ensureKey('witness', w.name, w.key)
   ensureKey('issuer', ISSUER, l.issuerKey)
+  ensureKey('actor', AGENTS, l.namespaceKey)
   ensureKey('actor', AGENT, l.agentKey)
   const logVkey = vkeyOf(readKeyFile(l.log.key))
   const issuer = readKeyFile(l.issuerKey)
@@ -97,10 +104,14 @@ async function setup(l: Layout): Promise<void> {
     }),
   )
   if (!existsSync(l.agentCred)) {
+    const ns = readKeyFile(l.namespaceKey)
     const agent = readKeyFile(l.agentKey)
     const now = Date.now()
-    const cred = await issueCredential({ issuer: ISSUER, subject: AGENT, subjectKey: agent.publicKey, notBefore: now - 60_000, notAfter: now + 365 * 86_400_000 }, issuer.seed)
-    writeCredentialFile(l.agentCred, [cred], `credential of ${AGENT}, issued by ${ISSUER}`)
+    const window = { notBefore: now - 60_000, notAfter: now + 365 * 86_400_000 }
+    const nsCred = await issueCredential({ issuer: ISSUER, subject: AGENTS, subjectKey: ns.publicKey, ...window }, issuer.seed)
+    writeCredentialFile(l.namespaceCred, [nsCred], `namespace credential of ${AGENTS}, issued by ${ISSUER}`)
+    const cred = await issueCredential({ issuer: AGENTS, subject: AGENT, subjectKey: agent.publicKey, ...window }, ns.seed)
+    writeCredentialFile(l.agentCred, [cred, nsCred], `credential chain of ${AGENT}: issued by the namespace ${AGENTS}, itself by ${ISSUER}`)
   }
   if (!existsSync(l.action)) {
     json(l.action, {

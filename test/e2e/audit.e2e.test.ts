@@ -16,6 +16,8 @@ const COUNT = 3000
 let dir: string
 let log: Proc
 const submitted: Record<string, number> = {}
+/** The index of the demo's revocation (of its retired agent): the one entry that is no action. */
+let revocationIndex = -1
 
 function recordsOf(state: string): Record<string, number[]> {
   const out: Record<string, number[]> = {}
@@ -45,6 +47,7 @@ describe('actlog audit over a log filled by actlog demo', () => {
     expect(demo.code, demo.stderr).toBe(0)
     for (const m of demo.stdout.matchAll(/^\s+(\d+)\s+(\S+)$/gm)) submitted[m[2]!] = Number(m[1])
     expect(Object.values(submitted).reduce((a, b) => a + b, 0)).toBe(COUNT)
+    revocationIndex = Number(/revoked \S+ at index (\d+)/.exec(demo.stdout)![1])
   }, 180_000)
 
   afterAll(async () => {
@@ -59,13 +62,15 @@ describe('actlog audit over a log filled by actlog demo', () => {
     const seconds = (performance.now() - started) / 1000
     console.log(`e2e: audited ${COUNT} entries in ${seconds.toFixed(2)} s including process start (${Math.round(COUNT / seconds)} entries/s)`)
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toMatch(new RegExp(`every action up to checkpoint ${COUNT} \\(root `))
+    // COUNT actions and the revocation of the demo's retired agent.
+    expect(r.stdout).toMatch(new RegExp(`every action up to checkpoint ${COUNT + 1} \\(root `))
+    expect(r.stdout).toMatch(new RegExp(`REVOKED  \\S+legacy-reporter key .* by entry ${revocationIndex} \\(namespace: `))
     const recs = recordsOf(state)
     expect(Object.fromEntries(Object.entries(recs).map(([a, ix]) => [a, ix.length]))).toEqual(submitted)
     const all = Object.values(recs).flat().sort((a, b) => a - b)
-    expect(all).toEqual(Array.from({ length: COUNT }, (_, i) => i))
+    expect(all).toEqual(Array.from({ length: COUNT + 1 }, (_, i) => i).filter((i) => i !== revocationIndex))
     const report = JSON.parse(readFileSync(join(state, 'report.json'), 'utf8')) as { treeSize: number; checkpoint: string }
-    expect(report.treeSize).toBe(COUNT)
+    expect(report.treeSize).toBe(COUNT + 1)
     // One actor's record alone.
     const actor = Object.keys(submitted)[0]!
     const one = await runActlog([...auditArgs(join(dir, 'audit-one')), '--actor', actor])
@@ -97,7 +102,7 @@ describe('actlog audit over a log filled by actlog demo', () => {
         const file = join(killed, 'state.json')
         if (existsSync(file)) {
           const processed = (JSON.parse(readFileSync(file, 'utf8')) as { processed: { treeSize: number } }).processed.treeSize
-          if (processed > 0 && processed < COUNT) {
+          if (processed > 0 && processed < COUNT + 1) {
             proc.kill('SIGKILL')
             killedMidway = true
             break

@@ -69,6 +69,8 @@ describe('quick start', () => {
       expect(verified.stdout).toMatch(/witnessed +by W1 and W2/)
       const demo = await run(`${commands[2]!} --count 20`)
       expect(demo.stdout).toMatch(/submitted 20 actions/)
+      // The demo retires one agent: its next action is refused, naming the revocation.
+      expect(demo.stdout).toMatch(/revoked spiffe:\/\/acme\.example\/agents\/legacy-reporter at index (\d+); its next action was refused: .*revoked by log entry \1/)
     } finally {
       proc.kill('SIGINT')
     }
