@@ -7,6 +7,7 @@ import { credentialSignedBytes, parseCredential } from '../../../src/core/creden
 import { leafHash } from '../../../src/core/hash.ts'
 import { encodeTrustedIssuers, parseTrustedIssuers } from '../../../src/core/policy.ts'
 import { buildStatement, parseStatement } from '../../../src/core/statement.ts'
+import { buildRevocation, parseRevocation } from '../../../src/core/revocation.ts'
 import { toDiagnostic, wrapHex } from '../../helpers/edn.ts'
 import { loadSharedStatementVectors } from '../../helpers/vectors.ts'
 
@@ -46,5 +47,31 @@ describe('docs/formats.md examples', async () => {
   it('shows an issuers file that parses to the vectors\' issuer', () => {
     const t = parseTrustedIssuers(example('issuers') + '\n')
     expect(encodeTrustedIssuers(t)).toBe(V.issuers_file)
+  })
+
+  it('shows a chain through a namespace, as the vectors hold it', () => {
+    const ns = V.valid.find((x: { name: string }) => x.name === 'minimal statement, chain through a namespace')
+    const chain = (decodeCbor(parseStatement(fromHex(ns.entry_hex)).protectedHeader) as Map<number, unknown>).get(-70001)
+    expect(example('namespace-chain')).toBe(toDiagnostic(chain as never))
+    expect(doc).toContain('"minimal statement, chain through a namespace"')
+  })
+
+  it('lists instruction in the payload table and the key order', () => {
+    expect(doc).toMatch(/\| `instruction` \| bstr, 32 bytes \| no \|/)
+    expect(doc).toContain('target, approval, delegation, instruction`')
+  })
+
+  it('shows a revocation entry rebuilt from the revoker seed, its parts and its leaf hash', async () => {
+    const rv = V.revocations_valid.find((x: { name: string }) => x.name === 'by the namespace key')
+    const parsed = parseRevocation(fromHex(rv.entry_hex))
+    // Rebuilt by this code base from the seed, fields and chain, not copied from the vector.
+    const entry = await buildRevocation(parsed.revocation, { seed: fromHex(V.keys.intermediate.seed_hex), credentials: parsed.credentials })
+    const r = parseRevocation(entry)
+    expect(example('revocation-protected')).toBe(toDiagnostic(decodeCbor(r.protectedHeader)))
+    expect(example('revocation-payload')).toBe(toDiagnostic(decodeCbor(r.payload)))
+    expect(example('revocation-entry')).toBe(wrapHex(toHex(entry)))
+    expect(doc).toContain(`The complete entry (${entry.length} bytes)`)
+    expect(example('revocation-leaf-hash')).toBe(toHex(leafHash(entry)))
+    expect(toHex(leafHash(entry))).toBe(rv.leaf_hash_hex)
   })
 })
