@@ -5,3 +5,4 @@
 export { audit, type AuditOptions, type AuditOutcome, type AuditProblem, type AuditProgress } from './audit.ts'
 export { CSV_HEADER, csvField, fileStem, type AuditRecord } from './records.ts'
 export { loadState, type AuditState } from './state.ts'
+export { readAuditReport, renderAuditReport, writeAuditReport, type AuditReport, type IdentitySummary, type ReportedProblem } from './report.ts'

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress'
-import { audit, type AuditOutcome } from '../audit/index.ts'
+import { audit, writeAuditReport, type AuditOutcome } from '../audit/index.ts'
 import { UsageError } from './files.ts'
 import { parseTime } from './time.ts'
 import { loadTrust, printable } from './verify.ts'
@@ -16,6 +16,7 @@ export interface AuditCommandOptions {
   witness?: string[]
   maxEntries?: string
   follow?: string
+  report?: string
 }
 
 function report(r: AuditOutcome, state: string): number {
@@ -79,6 +80,11 @@ export async function auditCommand(o: AuditCommandOptions): Promise<number> {
       if (started) bar?.stop()
     }
     const code = report(r, o.state)
+    // Written after a problem too: the page shows it beside the counts.
+    if (o.report !== undefined) {
+      const w = await writeAuditReport(o.state, o.report)
+      console.log(`HTML report in ${o.report} (${w.actions} actions of ${w.identities} identities)`)
+    }
     if (code !== 0 || follow === undefined) return code
     await new Promise((res) => setTimeout(res, follow * 1000))
   }

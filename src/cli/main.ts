@@ -208,6 +208,7 @@ program
   .option('--witness <url>', "also check the witness's own checkpoint of the log (repeatable)", collect)
   .option('--max-entries <n>', 'stop after this many entries (run again to continue)')
   .option('--follow <seconds>', 'keep following the log, checking every this many seconds')
+  .option('--report <file.html>', 'also write a static HTML report (counts per organisation and identity, timelines, problems) after each pass')
   .action(async (o) => {
     process.exitCode = await auditCommand(o)
   })

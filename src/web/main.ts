@@ -91,6 +91,9 @@ function start(): void {
       replace(main, entryView(client, trust, r.index))
     }
   }
+  // Outside the Verify view a dropped file would replace the page with itself.
+  window.addEventListener('dragover', (e) => e.preventDefault())
+  window.addEventListener('drop', (e) => e.preventDefault())
   window.addEventListener('hashchange', show)
   show()
 }

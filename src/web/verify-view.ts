@@ -118,6 +118,7 @@ export function verifyView(config: ConsoleConfig | undefined): HTMLElement {
   drop.addEventListener('dragleave', () => drop.classList.remove('over'))
   drop.addEventListener('drop', (e) => {
     e.preventDefault()
+    e.stopPropagation()
     drop.classList.remove('over')
     void run(Array.from(e.dataTransfer?.files ?? []))
   })
@@ -126,7 +127,9 @@ export function verifyView(config: ConsoleConfig | undefined): HTMLElement {
     input.value = ''
   })
 
-  return h(
+  // Files dropped anywhere on the view count too: a drop that misses the
+  // zone by a little must not make the browser leave the page for the file.
+  const section = h(
     'section',
     { id: 'verify', 'aria-labelledby': 'verify-title' },
     h('h2', { id: 'verify-title' }, 'Verify proofs'),
@@ -149,6 +152,12 @@ export function verifyView(config: ConsoleConfig | undefined): HTMLElement {
       issuers,
     ),
   )
+  section.addEventListener('dragover', (e) => e.preventDefault())
+  section.addEventListener('drop', (e) => {
+    e.preventDefault()
+    void run(Array.from(e.dataTransfer?.files ?? []))
+  })
+  return section
 }
 
 /** Verifies one proof's bytes; a throw (a bug, never the proof's fault by contract) is shown as an invalid proof rather than lost. */

@@ -3,7 +3,7 @@
  * with two real witnesses: the page at `/`, a dropped proof (valid and
  * tampered), a batch of 200 proofs, the Log and Entry views, the static
  * page from file:// with the network blocked, the witness page, and the
- * audit report opened from disk. One browser launch and one log for the
+ * audit report (`actlog audit --report`) opened from disk. One browser launch and one log for the
  * whole file. Screenshots go to test-results/console/ (and to docs/img/
  * with ACTLOG_UPDATE_SCREENSHOTS=1), each checked to be non-blank.
  *
@@ -27,7 +27,7 @@ const SHOTS = join(ROOT, 'test-results', 'console')
 const DOCS_IMG = join(ROOT, 'docs', 'img')
 const COUNT = 200
 /** The screenshots the README shows (docs/img/console-<name>.png). */
-const README_SHOTS = ['verify', 'log', 'batch', 'entry']
+const README_SHOTS = ['verify', 'log', 'batch', 'entry', 'audit-report']
 const BILLING = `${PREFIX}agent/billing`
 const ACTIONS = ['payments.transfer', 'payments.refund', 'ledger.read']
 
@@ -167,8 +167,13 @@ describe('the web console served by a log with two witnesses', () => {
     await shot(page, 'verify')
   })
 
-  it('shows INVALID with the reason code for a tampered proof', async () => {
-    await dropFiles(page, [{ name: 'tampered.tlog-proof', text: tamperCosignature(proofs[9]!) }])
+  it('shows INVALID with the reason code for a tampered proof, picked with the keyboard alone', async () => {
+    const file = join(dir, 'tampered.tlog-proof')
+    writeFileSync(file, tamperCosignature(proofs[9]!))
+    await page.focus('#dropzone')
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')])
+    expect(chooser.isMultiple()).toBe(true)
+    await chooser.setFiles(file)
     const card = page.locator('#verify-results .verdict')
     await page.waitForSelector('#verify-results .verdict[data-verdict="INVALID"]')
     const text = await card.innerText()
@@ -278,6 +283,37 @@ describe('the web console served by a log with two witnesses', () => {
     await w.close()
   })
 
+  it('writes an audit report that opens from disk, its counts equal to the audit records', async () => {
+    const state = join(dir, 'audit')
+    const report = join(dir, 'audit-report.html')
+    const r = await runActlog(['audit', '--log', log.url, '--policy', net.policy, '--issuers', net.issuers, '--state', state, '--report', report])
+    expect(r.code, r.stderr).toBe(0)
+    const st = JSON.parse(readFileSync(join(state, 'state.json'), 'utf8')) as { counts: Record<string, number>; trusted: { treeSize: number } }
+    const fromRecords: Record<string, number> = {}
+    for (const f of readdirSync(join(state, 'records')).filter((n) => n.endsWith('.jsonl'))) {
+      for (const line of readFileSync(join(state, 'records', f), 'utf8').split('\n')) {
+        if (line === '') continue
+        const actor = (JSON.parse(line) as { actor: string }).actor
+        fromRecords[actor] = (fromRecords[actor] ?? 0) + 1
+      }
+    }
+    expect(fromRecords).toEqual(st.counts)
+    expect(Object.keys(st.counts).sort()).toEqual([BILLING, `${PREFIX}agent/payments`])
+    const p = await context.newPage()
+    await p.goto(pathToFileURL(report).href)
+    const shown = await p.$$eval('#identities tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-identity'), Number(tr.querySelector('td.count')?.textContent)] as const))
+    expect(Object.fromEntries(shown)).toEqual(st.counts)
+    const orgs = await p.$$eval('#orgs tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-org'), Number(tr.querySelector('td.count')?.textContent)] as const))
+    expect(orgs).toEqual([['fixture', COUNT]])
+    expect(await p.getAttribute('#checkpoint', 'data-size')).toBe(String(st.trusted.treeSize))
+    expect(await p.getAttribute('#total', 'data-count')).toBe(String(COUNT))
+    expect(await p.innerText('body')).toContain('✓ Complete')
+    expect(await p.innerText('#problems')).toMatch(/^None/)
+    expect(await p.locator('svg.timeline').count()).toBe(2)
+    await shot(p, 'audit-report')
+    await p.close()
+  })
+
   it('sends CORS headers on the read endpoints only', async () => {
     const origin = { origin: 'https://partner.example' }
     for (const path of ['/checkpoint', '/tile/entries/000.p/200', '/proof/3']) {
@@ -327,7 +363,7 @@ describe('the static console file from file://, with the network blocked', () =>
 
 describe('the screenshots', () => {
   it('were all taken and none is blank', async () => {
-    expect(shots.map((f) => f.split('/').pop())).toEqual(['verify.png', 'verify-invalid.png', 'batch.png', 'log.png', 'entry.png', 'verify-phone.png', 'witness.png', 'offline.png'])
+    expect(shots.map((f) => f.split('/').pop())).toEqual(['verify.png', 'verify-invalid.png', 'batch.png', 'log.png', 'entry.png', 'verify-phone.png', 'witness.png', 'audit-report.png', 'offline.png'])
     const p = await browser.newPage()
     for (const f of shots) {
       const png = readFileSync(f)
