@@ -12,8 +12,13 @@ import { SIG_TYPE_ED25519, encodeVerifierKey, sha256, toBase64, utf8 } from '../
 /** The config element of the built page, exactly as the build writes it; the log replaces it. */
 export const CONSOLE_CONFIG_ELEMENT = '<script id="actlog-config" type="application/json">null</script>'
 
-/** Where the build writes the page. */
-export const CONSOLE_FILE = fileURLToPath(new URL('../../dist/actlog-verify.html', import.meta.url))
+/**
+ * Where the build writes the page: dist/ at the package root, whether this
+ * module runs from src/server/ or compiled, from dist/src/server/.
+ */
+export const CONSOLE_FILE = fileURLToPath(
+  /\/dist\/src\/server\/[^/]+$/.test(new URL(import.meta.url).pathname) ? new URL('../../actlog-verify.html', import.meta.url) : new URL('../../dist/actlog-verify.html', import.meta.url),
+)
 
 /** What the log embeds in the page. */
 export interface ConsoleConfig {
