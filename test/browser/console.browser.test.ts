@@ -237,6 +237,25 @@ describe('the web console served by a log with two witnesses', () => {
     await page.waitForFunction(() => document.querySelector('#entry-table tbody tr td')?.textContent === '179')
   })
 
+  it('shows a witness that lags, and one that cannot be reached', async () => {
+    const note = await (await fetch(`${log.url}/checkpoint`)).text()
+    const size = parseCheckpoint(parseNote(note).text).treeSize
+    // W2's monitoring endpoint answers with an older checkpoint it really cosigned (the one in the first proof); W1's does not answer.
+    const old = parseTlogProof(proofs[0]!).checkpoint
+    const oldSize = parseCheckpoint(parseNote(old).text).treeSize
+    expect(oldSize).toBeLessThan(size)
+    const p = await context.newPage()
+    await p.route(`${procs[1]!.url}/**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: old, headers: { 'access-control-allow-origin': '*' } }))
+    await p.route(`${procs[0]!.url}/**`, (route) => route.abort())
+    await p.goto(`${log.url}/#/log`)
+    await p.waitForSelector('#witnesses tbody tr')
+    const rows = await p.$$eval('#witnesses tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''))
+    expect(rows[0]).toMatch(/unreachable/)
+    expect(rows[0]).toMatch(/cosigned; cannot be asked directly/)
+    expect(rows[1]).toContain(`✗ lags by ${size - oldSize} entries`)
+    await p.close()
+  })
+
   it('decodes an entry on its page, and its downloaded proof verifies with actlog verify', async () => {
     await page.goto(`${log.url}/#/entry/7`)
     const card = page.locator('#entry .verdict')
