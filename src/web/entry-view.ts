@@ -1,8 +1,8 @@
-import { parseTlogProof, toHex } from '../core/index.ts'
+import { checkRevocation, parseEntry, parseTlogProof, toHex, type TlogProof } from '../core/index.ts'
 import { verifyActionProof, type Policy, type TrustedIssuers } from '../verify/index.ts'
 import { download, h, replace } from './dom.ts'
-import type { LogClient } from './log-client.ts'
-import { code, verdictCard } from './verdict-card.ts'
+import { decodeRevocation, type LogClient } from './log-client.ts'
+import { code, revocationCard, verdictCard, type RevocationCheck } from './verdict-card.ts'
 
 /**
  * Returns the Entry view of `#/entry/<index>`: the entry's .tlog-proof from
@@ -16,14 +16,31 @@ export function entryView(client: LogClient, trust: { policy: Policy; issuers: T
   void (async () => {
     const proofText = await client.proof(index)
     const verdict = await verifyActionProof(proofText, trust)
-    let hashes: string[] = []
-    let checkpoint = ''
+    let parsed: TlogProof | undefined
     try {
-      const parsed = parseTlogProof(proofText)
-      hashes = parsed.proof.map(toHex)
-      checkpoint = parsed.checkpoint
+      parsed = parseTlogProof(proofText)
     } catch {
       // A proof that does not parse is shown as its verdict (MALFORMED_PROOF) only.
+    }
+    const hashes = parsed?.proof.map(toHex) ?? []
+    let card = verdictCard(verdict, `entry ${index}`)
+    // A revocation is not an action statement: once the checkpoint and the
+    // inclusion verified (index set), it is decoded and its authority checked.
+    if (!verdict.ok && verdict.reason === 'MALFORMED_STATEMENT' && verdict.index !== undefined && parsed?.extra !== undefined) {
+      try {
+        const e = parseEntry(parsed.extra)
+        if (e.kind === 'revocation') {
+          let check: RevocationCheck
+          try {
+            check = { ok: true, ...(await checkRevocation(e.revocation, { issuers: trust.issuers })) }
+          } catch (err) {
+            check = { ok: false, message: `The revocation does not hold: ${err instanceof Error ? err.message : String(err)}` }
+          }
+          card = revocationCard(decodeRevocation(e.revocation), check, verdict, `entry ${index}`)
+        }
+      } catch {
+        // Neither kind: the verdict card says why.
+      }
     }
     const nav = h(
       'nav',
@@ -38,14 +55,14 @@ export function entryView(client: LogClient, trust: { policy: Policy; issuers: T
       section,
       title,
       h('p', {}, h('button', { type: 'button', id: 'download-proof', onclick: () => download(`${index}.tlog-proof`, proofText) }, `Download ${index}.tlog-proof`), ' to keep it, or to verify it with ', code('actlog verify'), '.'),
-      verdictCard(verdict, `entry ${index}`),
+      card,
       h(
         'details',
         { class: 'panel' },
         h('summary', {}, `Inclusion proof (${hashes.length} hashes, from the leaf up)`),
         h('ol', { class: 'hashes', start: 0 }, ...hashes.map((x) => h('li', {}, code(x, 'hash')))),
         h('h4', {}, 'Checkpoint'),
-        h('pre', { class: 'note' }, checkpoint),
+        h('pre', { class: 'note' }, parsed?.checkpoint ?? ''),
       ),
       nav,
     )

@@ -1,4 +1,4 @@
-import { TILE_WIDTH, parseEntryBundle, parseStatement, tilePath } from '../core/index.ts'
+import { TILE_WIDTH, parseEntry, parseEntryBundle, tilePath, toHex, type SignedRevocation } from '../core/index.ts'
 import { decodeStatement, type DecodedStatement } from '../verify/index.ts'
 
 /**
@@ -7,11 +7,28 @@ import { decodeStatement, type DecodedStatement } from '../verify/index.ts'
  * other page may make, since the log sends CORS headers on them.
  */
 
-/** One logged entry, decoded when it is an action statement. */
+/** A revocation entry, decoded for people (not verified). */
+export interface DecodedRevocation {
+  /** The revoked subject (an identity, or a namespace ending in `/` or `:`) and key (hex). */
+  subject: string
+  key: string
+  /** The revoker's clock, and the earliest suspected compromise, ms since the epoch. */
+  time: number
+  since?: number
+  reason: string
+  /** Who signed it: the subject of the revoker's own credential, or undefined for a trusted issuer key (empty chain). */
+  revoker?: string
+  /** The revoker's key, hex. */
+  revokerKey: string
+}
+
+/** One logged entry, decoded when it is an action statement or a revocation. */
 export interface LoggedEntry {
   index: number
-  /** The decoded statement; undefined when the entry is not a strict action statement. */
+  /** The decoded statement, for an action statement. */
   statement?: DecodedStatement
+  /** The decoded revocation, for a revocation entry. */
+  revocation?: DecodedRevocation
   /** Why it could not be decoded. */
   problem?: string
 }
@@ -90,11 +107,21 @@ function errorText(body: Uint8Array): string {
   return t.replace(/\s+/g, ' ').trim()
 }
 
-/** Returns the entry decoded, or with the reason it is not an action statement. */
+/** Returns the entry decoded (by its content type), or with the reason it is neither an action statement nor a revocation. */
 export function decodeEntry(index: number, bytes: Uint8Array): LoggedEntry {
   try {
-    return { index, statement: decodeStatement(parseStatement(bytes)) }
+    const e = parseEntry(bytes)
+    return e.kind === 'statement' ? { index, statement: decodeStatement(e.statement) } : { index, revocation: decodeRevocation(e.revocation) }
   } catch (e) {
     return { index, problem: e instanceof Error ? e.message : String(e) }
   }
+}
+
+/** Returns a parsed revocation in the console's plain form. */
+export function decodeRevocation(r: SignedRevocation): DecodedRevocation {
+  const v = r.revocation
+  const out: DecodedRevocation = { subject: v.subject, key: toHex(v.key), time: v.time, reason: v.reason, revokerKey: toHex(r.kid) }
+  if (v.since !== undefined) out.since = v.since
+  if (r.credentials[0] !== undefined) out.revoker = r.credentials[0].subject
+  return out
 }

@@ -156,9 +156,16 @@ function entryTable(list: LoggedEntry[]): HTMLElement {
           'tr',
           {},
           h('td', {}, h('a', { href: `#/entry/${e.index}` }, String(e.index))),
-          ...(e.statement === undefined
-            ? [h('td', { colspan: 4, class: 'muted' }, `not an action statement: ${e.problem ?? ''}`)]
-            : [h('td', {}, isoTime(e.statement.time)), h('td', {}, code(e.statement.actor)), h('td', {}, e.statement.action), h('td', {}, code(e.statement.target))]),
+          ...(e.statement !== undefined
+            ? [h('td', {}, isoTime(e.statement.time)), h('td', {}, code(e.statement.actor)), h('td', {}, e.statement.action), h('td', {}, code(e.statement.target))]
+            : e.revocation !== undefined
+              ? [
+                  h('td', {}, isoTime(e.revocation.time)),
+                  h('td', {}, e.revocation.revoker === undefined ? 'a trusted issuer key' : code(e.revocation.revoker)),
+                  h('td', {}, h('strong', {}, 'REVOKES')),
+                  h('td', {}, code(e.revocation.subject), ` key ${e.revocation.key.slice(0, 16)}…`),
+                ]
+              : [h('td', { colspan: 4, class: 'muted' }, `neither an action statement nor a revocation: ${e.problem ?? ''}`)]),
         ),
       ),
     ),
@@ -176,9 +183,10 @@ async function fillChart(panel: HTMLElement, client: LogClient, treeSize: number
     const entries = await client.entries(b * TILE_WIDTH, Math.min(treeSize, (b + 1) * TILE_WIDTH), treeSize)
     let oldest = Infinity
     for (const e of entries) {
-      if (e.statement === undefined) continue
-      oldest = Math.min(oldest, e.statement.time)
-      const ago = now - e.statement.time
+      const time = e.statement?.time ?? e.revocation?.time
+      if (time === undefined) continue
+      oldest = Math.min(oldest, time)
+      const ago = now - time
       if (ago >= 0 && ago < HOUR_MS) perMinute[59 - Math.floor(ago / 60_000)]!++
     }
     if (oldest < now - HOUR_MS || b === 0) complete = true

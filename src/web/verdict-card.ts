@@ -1,5 +1,6 @@
 import { REASONS, type ActionVerdict, type CredentialLineage, type DecodedStatement, type WitnessCosignature } from '../verify/index.ts'
 import { h, isoTime, type Child } from './dom.ts'
+import type { DecodedRevocation } from './log-client.ts'
 
 /**
  * One verdict drawn for people: VALID or INVALID in words (colour only
@@ -72,17 +73,54 @@ export function witnessList(ws: readonly WitnessCosignature[]): HTMLElement {
   return h('ul', { class: 'witnesses' }, ...ws.map((w) => h('li', {}, h('strong', { class: 'witness' }, w.name), ` cosigned at ${isoTime(w.timestamp * 1000)}`)))
 }
 
-/** Returns the card of one verdict: headline, reason, then the facts, each labelled. */
-export function verdictCard(v: ActionVerdict, title: string): HTMLElement {
+/** Returns the rows of what the checkpoint and inclusion checks established: witnesses, index, checkpoint, logged-by time. */
+function logFacts(v: ActionVerdict): HTMLElement[] {
   const facts: HTMLElement[] = []
-  if (v.statement !== undefined) facts.push(...statementRows(v.statement))
-  if (v.ok) facts.push(...row('Credential lineage', lineageList(v.lineage)))
   if (v.witnesses !== undefined) facts.push(...row('Witnesses', witnessList(v.witnesses)))
   if (v.index !== undefined) facts.push(...row('Log index', String(v.index)))
   if (v.checkpoint !== undefined) {
     facts.push(...row('Checkpoint', code(v.checkpoint.origin), `, tree size ${v.checkpoint.treeSize}, root `, code(v.checkpoint.rootHash, 'hash')))
   }
   if (v.loggedBy !== undefined) facts.push(...row('Provably logged by', h('strong', {}, isoTime(v.loggedBy * 1000)), h('span', { class: 'muted' }, ' (when the witness quorum had cosigned)')))
+  return facts
+}
+
+/** The check of a revocation entry: by what right it was made, or why it does not hold. */
+export type RevocationCheck = { ok: true; authority: string; org: string; issuer: string; lineage?: CredentialLineage } | { ok: false; message: string }
+
+/**
+ * Returns the card of a revocation entry whose inclusion verified (`v`
+ * carries the checkpoint and inclusion facts): what it revokes, since when
+ * and why, and by what authority, or why that authority does not hold.
+ */
+export function revocationCard(r: DecodedRevocation, check: RevocationCheck, v: ActionVerdict, title: string): HTMLElement {
+  const facts = [
+    ...row('Revokes', code(r.subject, 'target'), h('span', { class: 'muted' }, ` key ${r.key}`)),
+    ...row('Revoked at', isoTime(r.time), ' (the revoker’s clock)'),
+    ...row('Suspected since', r.since === undefined ? 'not given: entries before the revocation stand' : isoTime(r.since)),
+    ...row('Reason', r.reason),
+    ...row('Revoked by', r.revoker === undefined ? 'a trusted issuer key' : code(r.revoker), h('span', { class: 'muted' }, ` key ${r.revokerKey.slice(0, 16)}…`)),
+  ]
+  if (check.ok) {
+    facts.push(...row('Authority', `${check.authority}, under trusted issuer `, code(check.issuer), ' of organisation ', h('strong', {}, check.org)))
+    if (check.lineage !== undefined) facts.push(...row('Revoker’s lineage', lineageList(check.lineage)))
+  }
+  facts.push(...logFacts(v))
+  return h(
+    'article',
+    { class: `verdict ${check.ok ? 'ok' : 'bad'}`, 'data-verdict': check.ok ? 'REVOCATION' : 'INVALID', 'aria-label': `${title}: ${check.ok ? 'a valid revocation' : 'an invalid revocation'}` },
+    h('h3', {}, h('span', { class: 'word' }, check.ok ? '✓ VALID REVOCATION' : '✗ INVALID REVOCATION'), ' ', h('span', { class: 'file' }, title)),
+    h('p', { class: 'reason' }, check.ok ? 'The log holds this revocation, signed by a key with authority over the revoked subject, under a checkpoint your policy trusts.' : check.message),
+    h('dl', { class: 'facts' }, ...facts),
+  )
+}
+
+/** Returns the card of one verdict: headline, reason, then the facts, each labelled. */
+export function verdictCard(v: ActionVerdict, title: string): HTMLElement {
+  const facts: HTMLElement[] = []
+  if (v.statement !== undefined) facts.push(...statementRows(v.statement))
+  if (v.ok) facts.push(...row('Credential lineage', lineageList(v.lineage)))
+  facts.push(...logFacts(v))
   return h(
     'article',
     { class: `verdict ${v.ok ? 'ok' : 'bad'}`, 'data-verdict': v.ok ? 'VALID' : 'INVALID', 'aria-label': `${title}: ${v.ok ? 'valid' : 'invalid'}` },
