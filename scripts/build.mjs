@@ -21,7 +21,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const DIST = join(ROOT, 'dist')
 /** Written last: its time is when the build finished, and its absence means none did. */
 const STAMP = join(DIST, '.built')
-const INPUTS = ['src', 'witness', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'scripts/build.mjs']
+const INPUTS = ['src', 'witness', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'scripts/build.mjs', 'scripts/build-web.ts']
 
 /** Returns the newest modification time (ms) of the files under `path`. */
 function newest(path) {
