@@ -4,6 +4,7 @@ import {
   checkStatementSignature,
   isTlogError,
   leafHash,
+  parseRevocation,
   parseStatement,
   parseTlogProof,
   toHex,
@@ -12,6 +13,7 @@ import {
   type CredentialLineage,
   type Policy,
   type RevocationRecord,
+  type SignedRevocation,
   type SignedStatement,
   type TlogProof,
   type TrustedIssuers,
@@ -160,6 +162,17 @@ export async function verifyActionProof(proofText: string | Uint8Array, opts: Ve
     signed = parseStatement(proof.extra)
     got.statement = decodeStatement(signed)
   } catch (e) {
+    // A revocation entry is a valid log entry, but not an action: say so.
+    let revocation: SignedRevocation | undefined
+    try {
+      revocation = parseRevocation(proof.extra)
+    } catch {
+      // Not a revocation either: the statement's own error is the verdict.
+    }
+    if (revocation !== undefined) {
+      const r = revocation.revocation
+      return fail('MALFORMED_STATEMENT', `statement: the entry is a revocation entry, not an action statement (it revokes ${r.subject}, key ${toHex(r.key)}: ${r.reason})`)
+    }
     return fail('MALFORMED_STATEMENT', `statement: ${describeError(e)}`)
   }
 

@@ -684,3 +684,12 @@ describe('the shared log-order sequences, with the revocations an audit saw', ()
     expect(later.ok && later.revocations?.complete).toBe(false)
   })
 })
+
+describe('a proof of a revocation entry', () => {
+  it('is refused as an action proof, saying it is a revocation and what it revokes', async () => {
+    const rv = SHARED.revocations_valid[0] as { entry_hex: string; want: { subject: string } }
+    const l = await buildLog([fromHex(rv.entry_hex)])
+    const v = await refused(await l.proof(0), 'MALFORMED_STATEMENT')
+    expect(!v.ok && v.message).toMatch(new RegExp(`revocation entry, not an action statement \\(it revokes ${rv.want.subject.replace(/[/.]/g, '\\$&')}`))
+  })
+})
